@@ -1,0 +1,89 @@
+package llama2.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+
+import llama2.engine.BadInputException;
+import llama2.engine.Checkpoint;
+import llama2.engine.Config;
+import llama2.engine.Sampler;
+import llama2.engine.Tokenizer;
+import llama2.engine.Transformer;
+import llama2.engine.Weights;
+
+/**
+ * {@code bench}: generation speed on random-weight models of the published shapes, fp32 and
+ * Q8_0, built in memory so no download is needed. Random weights cost the same arithmetic as
+ * trained ones; only the text is nonsense.
+ */
+final class BenchCommand {
+    /** The shapes of Karpathy's TinyStories models (dim, hidden, layers, heads, kv heads, vocab, seq_len). */
+    static final List<Shape> SHAPES = List.of(
+            new Shape("260K", new Config(64, 172, 5, 8, 4, 512, 512, true)),
+            new Shape("15M", new Config(288, 768, 6, 6, 6, 32000, 256, true)),
+            new Shape("42M", new Config(512, 1376, 8, 8, 8, 32000, 1024, true)),
+            new Shape("110M", new Config(768, 2048, 12, 12, 12, 32000, 1024, true)));
+
+    record Shape(String name, Config config) {}
+
+    private BenchCommand() {}
+
+    static void run(String[] args, PrintStream out) {
+        int tokens = 256;
+        List<Shape> shapes = new ArrayList<>(SHAPES.subList(1, SHAPES.size()));
+        for (int i = 0; i < args.length; i++) {
+            String flag = args[i];
+            String value = Flags.valueOf(args, i++);
+            switch (flag) {
+                case "--tokens" -> tokens = Flags.parseInt(flag, value);
+                case "--shapes" -> shapes = parseShapes(value);
+                default -> throw new BadInputException("unknown bench option " + flag + " (--tokens, --shapes)");
+            }
+        }
+        if (tokens < 2) {
+            throw new BadInputException("--tokens must be at least 2, found " + tokens);
+        }
+        out.printf("%-6s %-22s %10s %10s%n", "shape", "format", "tok/s", "ms/token");
+        for (Shape shape : shapes) {
+            Weights weights = Weights.random(shape.config(), 42);
+            report(out, shape, "fp32", weights, tokens);
+            int groupSize = Checkpoint.defaultGroupSize(shape.config());
+            report(out, shape, "Q8_0 (group " + groupSize + ")", weights.quantized(groupSize), tokens);
+        }
+    }
+
+    private static List<Shape> parseShapes(String list) {
+        List<Shape> chosen = new ArrayList<>();
+        for (String name : list.split(",")) {
+            Shape shape = SHAPES.stream().filter(s -> s.name().equalsIgnoreCase(name.trim())).findFirst()
+                    .orElseThrow(() -> new BadInputException("--shapes: unknown shape '" + name + "' (260K, 15M, 42M, 110M)"));
+            chosen.add(shape);
+        }
+        return chosen;
+    }
+
+    private static void report(PrintStream out, Shape shape, String format, Weights weights, int tokens) {
+        int steps = Math.min(tokens, shape.config().seqLen());
+        run(weights, Math.min(32, steps)); // warm up the JIT
+        double seconds = run(weights, steps);
+        double perToken = seconds / (steps - 1);
+        out.printf("%-6s %-22s %10.1f %10.2f%n", shape.name(), format, 1 / perToken, perToken * 1000);
+        out.flush();
+    }
+
+    /**
+     * Seconds for {@code steps} positions of forward pass and sampling (what generation does
+     * per token), the first position excluded as run.c does.
+     */
+    private static double run(Weights weights, int steps) {
+        Transformer transformer = new Transformer(weights);
+        Sampler sampler = new Sampler(weights.config().vocabSize(), 1.0f, 0.9f, 1234);
+        int token = sampler.sample(transformer.forward(Tokenizer.BOS, 0));
+        long start = System.nanoTime();
+        for (int pos = 1; pos < steps; pos++) {
+            token = sampler.sample(transformer.forward(token, pos));
+        }
+        return (System.nanoTime() - start) / 1e9;
+    }
+}

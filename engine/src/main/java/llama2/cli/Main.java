@@ -1,0 +1,95 @@
+package llama2.cli;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.util.Arrays;
+
+import llama2.engine.BadInputException;
+
+/**
+ * The JVM command line: {@code java -jar llama2.jar <checkpoint> [run.c's flags]}, or one of
+ * the subcommands {@code info}, {@code quantize} and {@code bench}.
+ *
+ * <p>Every error a person can cause (a bad file, flag or value) ends the program with a one-line
+ * message on stderr and exit status 1; nothing else is printed.
+ */
+public final class Main {
+    static final String USAGE = """
+            Usage: java -jar llama2.jar <checkpoint> [options]      generate text (like llama2.c's run)
+                   java -jar llama2.jar info <checkpoint>            describe a checkpoint
+                   java -jar llama2.jar quantize <in> <out> [--group N]
+                                                                     convert to version 2 (Q8_0)
+                   java -jar llama2.jar bench [--tokens N] [--shapes 260K,15M,42M,110M]
+                                                                     speed on random models, no file needed
+            Example: java -jar llama2.jar stories15M.bin -z tokenizer.bin -t 0.8 -n 256 -i "One day, Lily met a Shoggoth"
+
+            Options of generation, as in llama2.c's run.c:
+              -t <float>   temperature in [0, inf): 0 is greedy, 1 samples the model as is (default 1.0)
+              -p <float>   top-p (nucleus) sampling in [0, 1]; 0 or 1 turns it off (default 0.9)
+              -s <int>     random seed (default 0: the clock, so give one to reproduce a story)
+              -n <int>     steps: positions to run, the prompt included; 0 = the model's seq_len (default 256)
+              -i <string>  input prompt (default empty: the model starts from BOS alone)
+              -z <path>    tokenizer file (default tokenizer.bin)
+              -m <string>  mode: generate or chat (default generate)
+              -y <string>  system prompt for chat mode (default: asked on stdin)
+              --ids        print the token ids (BOS, prompt, sampled) on one line instead of the text
+
+            Checkpoints: llama2.c version 0 (stories15M.bin and friends), 1 (fp32) and 2 (Q8_0, runq.c).
+            Output: the text on stdout followed by a newline, "achieved tok/s: X" on stderr.
+            """;
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        PrintStream out = Console.stdout();
+        try {
+            int status = run(args, out);
+            out.flush();
+            System.exit(status);
+        } catch (BadInputException | UncheckedIOException e) {
+            out.flush();
+            System.err.println("error: " + oneLine(e.getMessage()));
+            System.exit(1);
+        } catch (IOException e) {
+            out.flush();
+            System.err.println("error: " + describe(e));
+            System.exit(1);
+        } catch (OutOfMemoryError e) {
+            out.flush();
+            System.err.println("error: not enough memory for this model; give Java more with -Xmx (e.g. java -Xmx2g -jar ...)");
+            System.exit(1);
+        }
+    }
+
+    /** Runs a command line, printing results to {@code out}; returns the exit status. */
+    static int run(String[] args, PrintStream out) throws IOException {
+        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+            out.print(USAGE);
+            return args.length == 0 ? 1 : 0;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "info" -> InfoCommand.run(rest, out);
+            case "quantize" -> QuantizeCommand.run(rest, out);
+            case "bench" -> BenchCommand.run(rest, out);
+            default -> GenerateCommand.run(args, out);
+        }
+        return 0;
+    }
+
+    /** Java names some I/O failures by the path alone; say what happened to it. */
+    private static String describe(IOException e) {
+        if (e instanceof java.nio.file.NoSuchFileException) {
+            return e.getMessage() + ": no such file or directory";
+        }
+        if (e instanceof java.nio.file.AccessDeniedException) {
+            return e.getMessage() + ": permission denied";
+        }
+        return oneLine(e.getMessage());
+    }
+
+    private static String oneLine(String message) {
+        return message == null ? "unexpected error" : message.replace('\n', ' ');
+    }
+}

@@ -1,0 +1,14 @@
+package llama2.engine;
+
+/**
+ * The one error type the engine throws for a bad file, prompt or parameter.
+ *
+ * <p>Its message is a single line meant for a person: it names the thing that is wrong (the
+ * file, the header field, the flag) and, where it helps, the value expected and the value found.
+ * The CLI prints it and exits with status 1; the page shows it as it is.
+ */
+public final class BadInputException extends RuntimeException {
+    public BadInputException(String message) {
+        super(message);
+    }
+}

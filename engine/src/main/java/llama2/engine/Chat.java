@@ -1,0 +1,92 @@
+package llama2.engine;
+
+/**
+ * run.c's {@code chat} loop with the Llama 2 chat template, one token per {@link #step()}.
+ *
+ * <p>Each user turn is rendered as {@code [INST] {user} [/INST]} (the first one, when there is
+ * a system prompt, as {@code [INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST]}) and encoded
+ * with BOS. Its tokens are fed without being shown; then the assistant's sampled tokens are
+ * shown until it samples EOS, which ends its turn. As in run.c a token is sampled after every
+ * position, prompt or not, so a seed gives the same conversation as run.c.
+ *
+ * <p>One departure from run.c: after the assistant's EOS is fed back, run.c prints the token
+ * sampled from it, which nobody asked for; this class does not.
+ */
+public final class Chat {
+    private final Transformer transformer;
+    private final Tokenizer tokenizer;
+    private final Sampler sampler;
+    private final int steps;
+    private final String systemPrompt;
+    private final Utf8Stream text = new Utf8Stream();
+    private int[] turn = new int[0];
+    private int turnIndex;
+    private boolean userTurn = true;
+    private int next;
+    private int pos;
+
+    public Chat(Transformer transformer, Tokenizer tokenizer, Sampler sampler, int steps, String systemPrompt) {
+        int seqLen = transformer.config().seqLen();
+        if (steps < 0) {
+            throw new BadInputException("steps must be >= 0 (0 means the model's seq_len " + seqLen + "), found " + steps);
+        }
+        this.transformer = transformer;
+        this.tokenizer = tokenizer;
+        this.sampler = sampler;
+        this.steps = steps == 0 || steps > seqLen ? seqLen : steps;
+        this.systemPrompt = systemPrompt == null ? "" : systemPrompt;
+    }
+
+    /** True when the assistant has finished its turn and the conversation has room left. */
+    public boolean needsUserInput() {
+        return userTurn && !isDone();
+    }
+
+    /** True once the context ({@code steps} positions) is used up. */
+    public boolean isDone() {
+        return pos >= steps;
+    }
+
+    /** The user's next message. */
+    public void user(String message) {
+        if (!needsUserInput()) {
+            throw new IllegalStateException("it is not the user's turn");
+        }
+        String rendered = pos == 0 && !systemPrompt.isEmpty()
+                ? "[INST] <<SYS>>\n" + systemPrompt + "\n<</SYS>>\n\n" + message + " [/INST]"
+                : "[INST] " + message + " [/INST]";
+        turn = tokenizer.encode(rendered, true, false);
+        turnIndex = 0;
+        userTurn = false;
+    }
+
+    /**
+     * Feeds one token (the user's turn first, then the assistant's own samples) and returns
+     * the sampled token with the text to show: empty inside the user's turn, a newline when
+     * the assistant ends its turn with EOS.
+     */
+    public Step step() {
+        if (userTurn || isDone()) {
+            throw new IllegalStateException(isDone() ? "the conversation is out of context" : "waiting for the user");
+        }
+        boolean fromPrompt = turnIndex < turn.length;
+        int token = fromPrompt ? turn[turnIndex++] : next;
+        boolean feedingEos = token == Tokenizer.EOS;
+        if (feedingEos) {
+            userTurn = true;
+        }
+        float[] logits = transformer.forward(token, pos);
+        next = sampler.sample(logits);
+        pos++;
+        String shown = "";
+        if (turnIndex >= turn.length && !feedingEos) {
+            shown = next == Tokenizer.EOS ? "\n" : text.append(tokenizer.decode(token, next));
+        }
+        return new Step(next, pos, shown);
+    }
+
+    /** True when the last step ended the assistant's turn (it sampled EOS). */
+    public boolean assistantFinished() {
+        return next == Tokenizer.EOS && !userTurn;
+    }
+}

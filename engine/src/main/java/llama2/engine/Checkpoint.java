@@ -1,0 +1,142 @@
+package llama2.engine;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+
+/**
+ * A llama2.c checkpoint file: its format version, its Q8_0 group size (version 2 only, else 0)
+ * and the weights it holds. Reads and writes the three versions of SPEC.md:
+ * <ul>
+ *   <li>0: 28-byte header, float32 tensors in the legacy order, two unused RoPE tables;</li>
+ *   <li>1: 256-byte header with magic and version, float32 tensors, norms first;</li>
+ *   <li>2: like 1 with a group size, norms in float32, every matrix in Q8_0.</li>
+ * </ul>
+ */
+public record Checkpoint(int version, int groupSize, Weights weights) {
+
+    static final int MAGIC = 0x616b3432; // "ak42" read as a little-endian int
+    static final int HEADER_BYTES = 256;
+    static final int LEGACY_HEADER_BYTES = 28;
+
+    public Config config() {
+        return weights.config();
+    }
+
+    /** Reads a checkpoint; the buffer is not kept (every tensor is copied into an array). */
+    public static Checkpoint read(ByteBuffer file) {
+        return read(file, "checkpoint");
+    }
+
+    /** As {@link #read(ByteBuffer)}, with {@code source} (a file name) naming it in errors. */
+    public static Checkpoint read(ByteBuffer file, String source) {
+        LittleEndianReader in = new LittleEndianReader(file, source);
+        if (in.size() < LEGACY_HEADER_BYTES) {
+            throw new BadInputException(source + ": " + in.size() + " bytes is too short for a checkpoint header");
+        }
+        int first = in.readInt("magic");
+        if (first != MAGIC) {
+            in.seek(0);
+            return readLegacy(in, source);
+        }
+        int version = in.readInt("version");
+        if (version != 1 && version != 2) {
+            throw new BadInputException(source + ": unknown checkpoint version " + version + " (expected 1 or 2)");
+        }
+        Config config = readConfig(in, source, true);
+        int groupSize = version == 2 ? in.readInt("group_size") : 0;
+        if (version == 2) {
+            checkGroupSize(config, groupSize, source);
+        }
+        expectSize(in, source, version, groupSize, config);
+        in.seek(HEADER_BYTES);
+        TensorReader tensors = new TensorReader(in, config, groupSize);
+        return new Checkpoint(version, groupSize, tensors.readVersioned());
+    }
+
+    private static Checkpoint readLegacy(LittleEndianReader in, String source) {
+        Config config = readConfig(in, source, false);
+        expectSize(in, source, 0, 0, config);
+        return new Checkpoint(0, 0, new TensorReader(in, config, 0).readLegacy());
+    }
+
+    /**
+     * The seven header ints, then (versioned files) the shared-classifier byte. In a version 0
+     * file a negative vocab_size says the classifier is not shared.
+     */
+    private static Config readConfig(LittleEndianReader in, String source, boolean versioned) {
+        int dim = in.readInt("dim");
+        int hiddenDim = in.readInt("hidden_dim");
+        int nLayers = in.readInt("n_layers");
+        int nHeads = in.readInt("n_heads");
+        int nKvHeads = in.readInt("n_kv_heads");
+        int vocabSize = in.readInt("vocab_size");
+        int seqLen = in.readInt("seq_len");
+        boolean shared;
+        if (versioned) {
+            byte flag = in.readByte("shared_classifier");
+            if (flag != 0 && flag != 1) {
+                throw new BadInputException(source + ": shared_classifier must be 0 or 1, found " + flag);
+            }
+            shared = flag == 1;
+        } else {
+            shared = vocabSize > 0;
+            vocabSize = vocabSize == Integer.MIN_VALUE ? 0 : Math.abs(vocabSize);
+        }
+        return new Config(dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, shared).validate(source);
+    }
+
+    /** A group size must divide every row the Q8_0 matmul quantizes: dim and hidden_dim. */
+    static void checkGroupSize(Config config, int groupSize, String source) {
+        if (groupSize <= 0) {
+            throw new BadInputException(source + ": group_size must be positive, found " + groupSize);
+        }
+        if (config.dim() % groupSize != 0 || config.hiddenDim() % groupSize != 0) {
+            throw new BadInputException(source + ": group_size " + groupSize + " does not divide both dim "
+                    + config.dim() + " and hidden_dim " + config.hiddenDim());
+        }
+    }
+
+    /** The largest power of two up to 64 (runq.c's default) that divides dim and hidden_dim. */
+    public static int defaultGroupSize(Config config) {
+        int gs = 64;
+        while (config.dim() % gs != 0 || config.hiddenDim() % gs != 0) {
+            gs /= 2;
+        }
+        return gs;
+    }
+
+    private static void expectSize(LittleEndianReader in, String source, int version, int groupSize, Config config) {
+        long expected = fileSize(config, version, groupSize);
+        if (in.size() != expected) {
+            throw new BadInputException(source + ": size " + in.size() + " bytes does not match the header (version "
+                    + version + ", dim " + config.dim() + ", hidden_dim " + config.hiddenDim() + ", n_layers "
+                    + config.nLayers() + ", vocab_size " + config.vocabSize() + "): expected " + expected + " bytes");
+        }
+    }
+
+    /** The exact size in bytes of a checkpoint of this shape and format. */
+    public static long fileSize(Config c, int version, int groupSize) {
+        long d = c.dim(), h = c.hiddenDim(), layers = c.nLayers(), kv = c.kvDim(), v = c.vocabSize();
+        long norms = layers * d * 2 + d;
+        long[] matrices = {v * d, layers * d * d, layers * kv * d, layers * kv * d, layers * d * d,
+                layers * h * d, layers * d * h, layers * h * d, c.sharedClassifier() ? 0 : v * d};
+        long matrixBytes = 0;
+        for (long n : matrices) {
+            matrixBytes += version == 2 ? n + 4 * (n / groupSize) : 4 * n;
+        }
+        if (version == 0) {
+            long ropeTables = 2L * c.seqLen() * (c.headSize() / 2);
+            return LEGACY_HEADER_BYTES + 4 * (norms + ropeTables) + matrixBytes;
+        }
+        return HEADER_BYTES + 4 * norms + matrixBytes;
+    }
+
+    /**
+     * Writes {@code weights} in format {@code version} (0, 1 or 2); for version 2, float
+     * matrices are quantized in groups of {@code groupSize} as llama2.c's exporter does.
+     */
+    public static void write(Weights weights, int version, int groupSize, OutputStream out) throws IOException {
+        new CheckpointWriter(weights, out).write(version, groupSize);
+    }
+}
