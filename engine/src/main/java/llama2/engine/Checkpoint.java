@@ -54,8 +54,20 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
         return new Checkpoint(version, groupSize, tensors.readVersioned());
     }
 
+    /**
+     * A version 0 file has no magic number, so any file without one is read as version 0; when
+     * that header makes no sense, the message says both things.
+     */
     private static Checkpoint readLegacy(LittleEndianReader in, String source) {
-        Config config = readConfig(in, source, false);
+        Config config;
+        try {
+            config = readConfig(in, source, false);
+        } catch (BadInputException e) {
+            String detail = e.getMessage().substring(source.length() + 2);
+            in.seek(0);
+            throw new BadInputException(source + ": not a llama2.c checkpoint: no magic 0x" + Integer.toHexString(MAGIC)
+                    + " (found 0x" + Integer.toHexString(in.readInt("magic")) + "), and as a version 0 header: " + detail);
+        }
         expectSize(in, source, 0, 0, config);
         return new Checkpoint(0, 0, new TensorReader(in, config, 0).readLegacy());
     }

@@ -53,7 +53,7 @@ public record Config(int dim, int hiddenDim, int nLayers, int nHeads, int nKvHea
         }
         tensorSize(source, "token_embedding", (long) vocabSize * dim);
         tensorSize(source, "w1", (long) hiddenDim * dim);
-        tensorSize(source, "key cache", (long) nLayers * seqLen * kvDim());
+        tensorSize(source, "key cache (n_layers * seq_len * kv_dim)", (long) nLayers * seqLen * kvDim());
         return this;
     }
 

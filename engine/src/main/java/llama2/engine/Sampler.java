@@ -77,6 +77,9 @@ public final class Sampler {
                 candidates[n++] = i;
             }
         }
+        if (n == 0) { // only NaN compares false with every cutoff
+            throw new BadInputException("the model computed probabilities that are not numbers (NaN): its weights are broken");
+        }
         sortByProbabilityDescending(candidates, n, p);
         float cumulative = 0f;
         int last = n - 1;

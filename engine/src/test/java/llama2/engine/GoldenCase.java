@@ -1,0 +1,67 @@
+package llama2.engine;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.Arrays;
+import java.util.List;
+
+/** One line of {@code golden/generate.tsv}: a run of the reference and the ids it walked. */
+public record GoldenCase(String name, String model, String tokenizer, float temperature, float topp,
+                         long seed, int steps, String prompt, int[] ids) {
+
+    public static List<GoldenCase> all() {
+        try {
+            return Files.readAllLines(Shared.golden("generate.tsv"), StandardCharsets.UTF_8).stream()
+                    .filter(line -> !line.isBlank())
+                    .map(GoldenCase::parse)
+                    .toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static GoldenCase parse(String line) {
+        String[] f = line.split("\t", -1);
+        int[] ids = Arrays.stream(f[8].trim().split(" ")).mapToInt(Integer::parseInt).toArray();
+        return new GoldenCase(f[0], f[1], f[2], Float.parseFloat(f[3]), Float.parseFloat(f[4]),
+                Long.parseLong(f[5]), Integer.parseInt(f[6]), unescape(f[7]), ids);
+    }
+
+    /** The golden files write a newline as {@code \n} and a backslash as {@code \\}. */
+    public static String unescape(String s) {
+        StringBuilder out = new StringBuilder();
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length()) {
+                char e = s.charAt(++i);
+                out.append(switch (e) {
+                    case 'n' -> '\n';
+                    case 't' -> '\t';
+                    default -> e;
+                });
+            } else {
+                out.append(c);
+            }
+        }
+        return out.toString();
+    }
+
+    /** The ids this engine produces for the case. */
+    public int[] generate() {
+        Checkpoint checkpoint = Shared.checkpoint(model);
+        Tokenizer tok = Shared.tokenizer(tokenizer, checkpoint.config().vocabSize());
+        Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
+        Generation generation = new Generation(new Transformer(checkpoint.weights()), tok, sampler, prompt, steps);
+        while (!generation.isDone() && generation.step() != null) {
+            // each step appends its token to ids()
+        }
+        return generation.ids();
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}

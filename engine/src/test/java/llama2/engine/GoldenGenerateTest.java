@@ -1,0 +1,22 @@
+package llama2.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.List;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Every case of the reference's generate.tsv, token for token. */
+class GoldenGenerateTest {
+
+    static List<GoldenCase> cases() {
+        return GoldenCase.all();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void producesTheReferenceIds(GoldenCase golden) {
+        assertArrayEquals(golden.ids(), golden.generate(), golden.name());
+    }
+}
