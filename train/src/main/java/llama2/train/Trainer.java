@@ -1,0 +1,185 @@
+package llama2.train;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * One training run's state and its optimizer step.
+ *
+ * <p>A step draws {@code batch × accumulation} random windows of {@code seq_len + 1} tokens from
+ * the training tokens, deals them round-robin to {@code shards} workers that run forward and
+ * backward in parallel (each summing gradients into its own array), adds the workers' gradients
+ * in shard order, clips their global norm, and applies AdamW. Every source of variation (the
+ * windows, the order of every sum) depends only on the seed and the step, so a run resumed from
+ * a checkpoint continues bit for bit like an uninterrupted one.
+ */
+public final class Trainer implements AutoCloseable {
+    public final Model model;
+    public final Hyperparameters hp;
+    final AdamW optimizer;
+    final Rng rng;
+    private final int[] data;
+    private final Worker[] workers;
+    private final ExecutorService pool;
+    /** Optimizer steps done so far. */
+    int step;
+    long tokensSeen;
+    /** Seconds spent training before this process (from the checkpoint), for the model card. */
+    double previousSeconds;
+
+    public Trainer(Model model, Hyperparameters hp, int[] trainingTokens, int threads) {
+        this.model = model;
+        this.hp = hp.validate();
+        this.optimizer = new AdamW(model.layout, hp.beta1(), hp.beta2(), hp.weightDecay());
+        this.rng = new Rng(hp.seed());
+        if (trainingTokens.length < model.layout.seqLen + 2) {
+            throw new llama2.engine.BadInputException("the training data holds " + trainingTokens.length
+                    + " tokens, fewer than seq_len + 2 = " + (model.layout.seqLen + 2));
+        }
+        this.data = trainingTokens;
+        this.workers = new Worker[hp.shards()];
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(model);
+        }
+        this.pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, hp.shards())), r -> {
+            Thread t = new Thread(r, "trainer");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    public int step() {
+        return step;
+    }
+
+    public long tokensSeen() {
+        return tokensSeen;
+    }
+
+    /** Does one optimizer step and returns the mean training loss (nats per token) of its windows. */
+    public double trainStep() {
+        int n = model.layout.seqLen;
+        int windows = hp.windowsPerStep();
+        int[] starts = new int[windows];
+        for (int i = 0; i < windows; i++) {
+            starts[i] = rng.nextInt(data.length - n - 1);
+        }
+        float scale = 1.0f / ((float) n * windows);
+        double[] losses = runOnWorkers(w -> {
+            Worker worker = workers[w];
+            worker.clearGradients();
+            double sum = 0;
+            for (int i = w; i < windows; i += workers.length) {
+                sum += worker.forwardBackward(data, starts[i], n, scale);
+            }
+            return sum;
+        });
+        float[] grad = sumGradients();
+        clip(grad);
+        optimizer.update(model.params, grad, hp.learningRate(step));
+        model.refreshTransposed();
+        step++;
+        tokensSeen += (long) windows * n;
+        double total = 0;
+        for (double l : losses) {
+            total += l;
+        }
+        return total / ((double) n * windows);
+    }
+
+    /** Adds every worker's gradient into worker 0's, in shard order, in parallel over slices. */
+    private float[] sumGradients() {
+        float[] sum = workers[0].grad;
+        int size = sum.length, parts = workers.length;
+        runOnWorkers(part -> {
+            int from = (int) ((long) size * part / parts), to = (int) ((long) size * (part + 1) / parts);
+            for (int w = 1; w < workers.length; w++) {
+                float[] g = workers[w].grad;
+                for (int i = from; i < to; i++) {
+                    sum[i] += g[i];
+                }
+            }
+            return 0.0;
+        });
+        return sum;
+    }
+
+    /** Scales the gradient down so that its global L2 norm is at most {@code gradClip}. */
+    private void clip(float[] grad) {
+        double squares = 0;
+        for (float g : grad) {
+            squares += (double) g * g;
+        }
+        double norm = Math.sqrt(squares);
+        if (norm > hp.gradClip()) {
+            float factor = (float) (hp.gradClip() / norm);
+            for (int i = 0; i < grad.length; i++) {
+                grad[i] *= factor;
+            }
+        }
+    }
+
+    /**
+     * Mean loss per token over consecutive windows of seq_len + 1 tokens (stride seq_len) of
+     * {@code tokens}, at most {@code maxWindows} of them: a fixed, cheap validation figure.
+     */
+    public double validationLoss(int[] tokens, int maxWindows) {
+        int n = model.layout.seqLen;
+        int windows = Math.min(maxWindows, (tokens.length - 1) / n);
+        if (windows <= 0) {
+            throw new llama2.engine.BadInputException("the validation data holds " + tokens.length
+                    + " tokens, fewer than seq_len + 1 = " + (n + 1));
+        }
+        double[] sums = runOnWorkers(w -> {
+            double sum = 0;
+            for (int i = w; i < windows; i += workers.length) {
+                sum += workers[w].loss(tokens, i * n, n);
+            }
+            return sum;
+        });
+        double total = 0;
+        for (double s : sums) {
+            total += s;
+        }
+        return total / ((double) windows * n);
+    }
+
+    interface ShardTask {
+        double run(int shard) throws Exception;
+    }
+
+    /** Runs the task for every shard on the pool and returns the results in shard order. */
+    private double[] runOnWorkers(ShardTask task) {
+        List<Future<Double>> futures = new ArrayList<>();
+        for (int w = 0; w < workers.length; w++) {
+            int shard = w;
+            Callable<Double> c = () -> task.run(shard);
+            futures.add(pool.submit(c));
+        }
+        double[] results = new double[workers.length];
+        try {
+            for (int w = 0; w < workers.length; w++) {
+                results[w] = futures.get(w).get();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IllegalStateException(e.getCause());
+        }
+        return results;
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+    }
+}
