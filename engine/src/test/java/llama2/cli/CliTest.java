@@ -109,10 +109,16 @@ class CliTest {
     record Result(int status, String stdout, String stderr) {}
 
     static Result process(String... args) throws IOException, InterruptedException {
+        return processWithInput("", args);
+    }
+
+    static Result processWithInput(String stdin, String... args) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(Arrays.asList(args));
-        Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        Process p = new ProcessBuilder(command).start();
+        p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
         byte[] out = p.getInputStream().readAllBytes();
         byte[] err = p.getErrorStream().readAllBytes();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS));
@@ -150,6 +156,23 @@ class CliTest {
         assertOneLineError(process("quantize", model, dir.resolve("q.bin").toString(), "--group", "3"),
                 "group_size 3 does not divide both dim 64 and hidden_dim 172");
         assertFalse(Files.exists(dir.resolve("q.bin")) || Files.exists(dir.resolve("q.bin.partial")), "nothing half-written");
+    }
+
+    /**
+     * The expected transcripts are what llama2.c's run.c (built with gcc -O3) printed for the
+     * same arguments and input; stories260K is no chat model, but the loop is the same.
+     */
+    @Test
+    void chatFollowsRunC() throws Exception {
+        String model = Shared.model("stories260K.bin").toString();
+        String tok = Shared.model("tok512.bin").toString();
+        Result withSystem = processWithInput("Hi there\nTell me a story\n",
+                model, "-z", tok, "-m", "chat", "-y", "be nice", "-n", "120", "-s", "3", "-t", "0.8");
+        assertEquals(0, withSystem.status(), withSystem.stderr());
+        assertEquals("User: Assistant: , Allie was so happy. She said Annap and said, \"Okay, Kay!\" \n"
+                + "But then, Annal man smiled and said, \"I can show you see you, Amy!\" \nThey d\n", withSystem.stdout());
+        Result askingSystem = processWithInput("Once\n", model, "-z", tok, "-m", "chat", "-n", "60", "-s", "5", "-t", "0.5", "-i", "Hello");
+        assertEquals("Enter system prompt (optional): Assistant:  were all old. Where were two ta\n", askingSystem.stdout());
     }
 
     @Test
