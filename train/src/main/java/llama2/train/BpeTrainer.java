@@ -41,7 +41,11 @@ public final class BpeTrainer {
     private final Map<String, Integer> idOfPiece = new HashMap<>();
 
     /** The result of training: the tokenizer and how many merges it learned. */
-    public record Result(Tokenizer tokenizer, int merges, int characters) {}
+    /**
+     * The result of training: the tokenizer, how many merges and characters it learned, and the
+     * ids each distinct word of the text ended up as (what the encoder must reproduce).
+     */
+    public record Result(Tokenizer tokenizer, int merges, int characters, Map<String, int[]> segmentation) {}
 
     public static Result train(List<String> stories, int vocabSize) {
         if (vocabSize < FIRST_LEARNED) {
@@ -146,7 +150,23 @@ public final class BpeTrainer {
         for (byte[] p : all) {
             maxLength = Math.max(maxLength, p.length);
         }
-        return new Result(new Tokenizer(all, scores, maxLength), mergeResults.size(), alphabet.length);
+        // final ids: learned piece k is FIRST_LEARNED + k, character i follows the merges
+        Map<Integer, Integer> finalId = new HashMap<>();
+        for (int i = 0; i < mergeResults.size(); i++) {
+            finalId.put(mergeResults.get(i), FIRST_LEARNED + i);
+        }
+        for (int i = 0; i < alphabet.length; i++) {
+            finalId.put(i, FIRST_LEARNED + mergeResults.size() + i);
+        }
+        Map<String, int[]> segmentation = new HashMap<>();
+        int w = 0;
+        for (String word : new TreeMap<>(wordCounts).keySet()) {
+            int[] symbols = words.get(w++);
+            if (Arrays.stream(symbols).allMatch(finalId::containsKey)) {
+                segmentation.put(word, Arrays.stream(symbols).map(finalId::get).toArray());
+            }
+        }
+        return new Result(new Tokenizer(all, scores, maxLength), mergeResults.size(), alphabet.length, segmentation);
     }
 
     /**

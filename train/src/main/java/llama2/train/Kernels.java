@@ -30,8 +30,14 @@ final class Kernels {
                      float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
         if (VECTOR) {
             VectorKernels.gemm(c, cOff, ldc, a, aOff, aRow, aCol, b, bOff, ldb, rows, depth, cols, accumulate);
-            return;
+        } else {
+            scalarGemm(c, cOff, ldc, a, aOff, aRow, aCol, b, bOff, ldb, rows, depth, cols, accumulate);
         }
+    }
+
+    /** The portable {@link #gemm}: one row of C at a time, one scaled row of B added per k. */
+    static void scalarGemm(float[] c, int cOff, int ldc, float[] a, int aOff, int aRow, int aCol,
+                           float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
         for (int m = 0; m < rows; m++) {
             int cRow = cOff + m * ldc;
             if (!accumulate) {
