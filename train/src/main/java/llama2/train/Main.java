@@ -102,9 +102,12 @@ public final class Main {
 
     static void tokenizer(String[] argv, PrintStream out) throws IOException {
         Args a = new Args("tokenizer", argv, Set.of("--text", "--vocab", "--out"), Set.of());
-        List<String> stories = TokenFile.readStories(a.file("--text"));
         int vocab = a.integer("--vocab", 0);
+        if (vocab < BpeTrainer.FIRST_LEARNED) {
+            throw new BadInputException("tokenizer: --vocab must be at least 259 (3 special and 256 byte pieces), got " + vocab);
+        }
         Path target = Path.of(a.required("--out"));
+        List<String> stories = TokenFile.readStories(a.file("--text"));
         long start = System.nanoTime();
         BpeTrainer.Result result = BpeTrainer.train(stories, vocab);
         try (OutputStream stream = new BufferedOutputStream(Files.newOutputStream(target))) {

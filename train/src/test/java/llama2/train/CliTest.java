@@ -1,0 +1,96 @@
+package llama2.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import llama2.engine.BadInputException;
+
+/** The jar's commands, from a text file to a model and its figures, and their errors. */
+class CliTest {
+
+    static String run(String... args) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        PrintStream saved = System.out;
+        PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        System.setOut(out); // 'train' prints its progress to System.out
+        try {
+            assertEquals(0, Main.run(args, out));
+        } finally {
+            System.setOut(saved);
+        }
+        return bytes.toString(StandardCharsets.UTF_8);
+    }
+
+    static void writeStories(Path file, List<String> stories) throws Exception {
+        Files.writeString(file, String.join("\n<|endoftext|>\n", stories) + "\n<|endoftext|>\n");
+    }
+
+    @Test
+    void fromTextToModelAndFigures(@TempDir Path dir) throws Exception {
+        Path train = dir.resolve("train.txt"), valid = dir.resolve("valid.txt");
+        writeStories(train, TrainingTest.generatedStories(200, 1));
+        writeStories(valid, TrainingTest.generatedStories(20, 2));
+        String d = dir.toString();
+        run("tokenizer", "--text", train.toString(), "--vocab", "300", "--out", d + "/tok.bin");
+        run("prepare", "--text", train.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/train.tok");
+        run("prepare", "--text", valid.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/valid.tok");
+        String log = run("train", "--train-data", d + "/train.tok", "--valid-data", d + "/valid.tok", "--out-dir", d + "/run",
+                "--dim", "32", "--layers", "1", "--heads", "2", "--seq-len", "32", "--steps", "6", "--batch", "2",
+                "--warmup", "2", "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1");
+        assertTrue(log.contains("step 6/6 | loss"), log);
+        assertTrue(log.contains("tok/s") && log.contains("ETA") && log.contains("valid loss"), log);
+        for (String f : new String[] {"checkpoint.bin", "model.bin", "best.bin", "best.txt"}) {
+            assertTrue(Files.isRegularFile(dir.resolve("run").resolve(f)), f);
+        }
+        // resume to a longer schedule, then export version 2
+        String resumed = run("train", "--train-data", d + "/train.tok", "--out-dir", d + "/run", "--resume", "--steps", "8");
+        assertTrue(resumed.contains("resuming") && resumed.contains("step 8/8"), resumed);
+        run("export", "--model", d + "/run/checkpoint.bin", "--version", "2", "--out", d + "/q.bin");
+
+        String eval = run("eval", "--model", d + "/run/model.bin", "--tokenizer", d + "/tok.bin", "--text", valid.toString());
+        String[] lines = eval.strip().split("\n");
+        assertTrue(lines[lines.length - 1].matches("bits_per_byte=[0-9.]+"), eval);
+        String story = run("sample", "--model", d + "/q.bin", "--tokenizer", d + "/tok.bin", "--seed", "7", "--steps", "20");
+        assertFalse(story.isBlank());
+    }
+
+    @Test
+    void badInputNamesTheProblem(@TempDir Path dir) {
+        assertMessage("unknown command", "frobnicate");
+        assertMessage("/nonexistent.txt: no such file", "tokenizer", "--text", "/nonexistent.txt", "--vocab", "300", "--out", "x");
+        assertMessage("unknown option '--colour'", "eval", "--colour", "red");
+        assertMessage("--vocab expects an integer", "tokenizer", "--vocab", "many");
+        assertMessage("--out-dir is required", "train", "--train-data", "x");
+    }
+
+    static void assertMessage(String expected, String... args) {
+        BadInputException e = assertThrows(BadInputException.class, () -> Main.run(args, new PrintStream(new ByteArrayOutputStream())));
+        assertTrue(e.getMessage().contains(expected) && !e.getMessage().contains("\n"), e.getMessage());
+    }
+
+    @Test
+    void badFileIsOneLineAndExitStatusOne(@TempDir Path dir) throws Exception {
+        Path notAModel = dir.resolve("junk.bin");
+        Files.write(notAModel, new byte[] {1, 2, 3});
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "llama2.train.Main",
+                "eval", "--model", notAModel.toString(), "--tokenizer", notAModel.toString(), "--text", notAModel.toString())
+                .redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(1, p.waitFor());
+        assertEquals(1, output.strip().split("\n").length, output);
+        assertTrue(output.startsWith("error: ") && output.contains("junk.bin"), output);
+    }
+}
