@@ -57,6 +57,10 @@ public final class Main {
         } catch (OutOfMemoryError e) {
             System.err.println("error: out of memory (give java more with -Xmx, or use a smaller model)");
             System.exit(1);
+        } catch (RuntimeException e) {
+            // a file damaged in a way no check foresaw: still one line, never a stack trace
+            System.err.println("error: " + e);
+            System.exit(1);
         }
     }
 

@@ -67,6 +67,29 @@ class CliTest {
     }
 
     @Test
+    void fineTunesStories260KOnNewText(@TempDir Path dir) throws Exception {
+        String shared = System.getProperty("shared.dir");
+        Path model = shared == null ? null : Path.of(shared, "llama2/models/stories260K.bin");
+        Path tokenizer = shared == null ? null : Path.of(shared, "llama2/models/tok512.bin");
+        org.junit.jupiter.api.Assumptions.assumeTrue(model != null && Files.isRegularFile(model) && Files.isRegularFile(tokenizer),
+                "needs ../shared/llama2/models/stories260K.bin and tok512.bin");
+        Path text = dir.resolve("new.txt");
+        writeStories(text, TrainingTest.generatedStories(100, 4));
+        String d = dir.toString();
+        run("prepare", "--text", text.toString(), "--tokenizer", tokenizer.toString(), "--out", d + "/new.tok");
+        String before = run("eval", "--model", model.toString(), "--tokenizer", tokenizer.toString(), "--text", text.toString());
+        run("train", "--init", model.toString(), "--train-data", d + "/new.tok", "--out-dir", d + "/run", "--seq-len", "64",
+                "--steps", "40", "--batch", "4", "--lr", "2e-3", "--warmup", "5");
+        String after = run("eval", "--model", d + "/run/model.bin", "--tokenizer", tokenizer.toString(), "--text", text.toString());
+        assertTrue(bitsPerByte(after) < 0.8 * bitsPerByte(before), before + " -> " + after);
+    }
+
+    static double bitsPerByte(String evalOutput) {
+        String[] lines = evalOutput.strip().split("\n");
+        return Double.parseDouble(lines[lines.length - 1].substring("bits_per_byte=".length()));
+    }
+
+    @Test
     void badInputNamesTheProblem(@TempDir Path dir) {
         assertMessage("unknown command", "frobnicate");
         assertMessage("/nonexistent.txt: no such file", "tokenizer", "--text", "/nonexistent.txt", "--vocab", "300", "--out", "x");
