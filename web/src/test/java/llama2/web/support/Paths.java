@@ -1,0 +1,35 @@
+package llama2.web.support;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Assumptions;
+
+/** Where the built site, the repository's models and the read-only ../shared folder are. */
+public final class Paths {
+    private Paths() {
+    }
+
+    /** web/target/site, built by {@code mvn package} before the tests run. */
+    public static Path site() {
+        Path site = Path.of(System.getProperty("site.dir", "target/site"));
+        if (!Files.isRegularFile(site.resolve("index.html")) || !Files.isRegularFile(site.resolve("js/engine.js"))) {
+            throw new IllegalStateException("The site is not built in " + site.toAbsolutePath()
+                    + "; run the tests through Maven (mvn -pl web verify), which builds it first.");
+        }
+        return site;
+    }
+
+    /** The repository's models/ folder (the bundled default model). */
+    public static Path bundledModels() {
+        return site().resolve("models");
+    }
+
+    /** A file under ../shared; the calling test is skipped when it is missing. */
+    public static Path shared(String relative) {
+        String dir = System.getProperty("shared.dir");
+        Assumptions.assumeTrue(dir != null, "skipped: the system property shared.dir is not set");
+        Path file = Path.of(dir).resolve(relative);
+        Assumptions.assumeTrue(Files.isReadable(file), "skipped: " + file + " is missing (../shared is not here)");
+        return file;
+    }
+}

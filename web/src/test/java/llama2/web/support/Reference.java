@@ -1,0 +1,56 @@
+package llama2.web.support;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.stream.Collectors;
+import llama2.engine.Checkpoint;
+import llama2.engine.Generation;
+import llama2.engine.Sampler;
+import llama2.engine.Tokenizer;
+import llama2.engine.Transformer;
+
+/** What the browser must reproduce: the engine on the JVM (as the CLI runs it) and the golden files. */
+public final class Reference {
+    private Reference() {
+    }
+
+    /** The ids {@code llama2.jar model -z tokenizer -t -p -s -n -i prompt --ids} prints. */
+    public static String jvmIds(Path model, Path tokenizer, float temperature, float topp, long seed, int steps,
+                                String prompt) throws IOException {
+        Checkpoint checkpoint = Checkpoint.read(littleEndian(Files.readAllBytes(model)));
+        Tokenizer vocabulary = Tokenizer.read(littleEndian(Files.readAllBytes(tokenizer)),
+                checkpoint.config().vocabSize());
+        Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
+        Generation generation = new Generation(new Transformer(checkpoint.weights()), vocabulary, sampler, prompt, steps);
+        while (!generation.isDone() && generation.step() != null) {
+            // run to the end, as the CLI does
+        }
+        return Arrays.stream(generation.ids()).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+    }
+
+    /** One case of golden/generate.tsv by name. */
+    public record GoldenCase(String name, String model, String tokenizer, float temperature, float topp, long seed,
+                             int steps, String prompt, String ids) {
+    }
+
+    public static GoldenCase golden(Path generateTsv, String name) throws IOException {
+        for (String line : Files.readAllLines(generateTsv, StandardCharsets.UTF_8)) {
+            String[] f = line.split("\t", -1);
+            if (f.length == 9 && f[0].equals(name)) {
+                String prompt = f[7].replace("\\n", "\n").replace("\\\\", "\\");
+                return new GoldenCase(f[0], f[1], f[2], Float.parseFloat(f[3]), Float.parseFloat(f[4]),
+                        Long.parseLong(f[5]), Integer.parseInt(f[6]), prompt, f[8].trim());
+            }
+        }
+        throw new AssertionError("no case " + name + " in " + generateTsv);
+    }
+
+    private static ByteBuffer littleEndian(byte[] bytes) {
+        return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}
