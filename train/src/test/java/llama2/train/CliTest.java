@@ -90,6 +90,14 @@ class CliTest {
     }
 
     @Test
+    void everyCommandHasHelp() throws Exception {
+        assertTrue(run("--help").contains("commands"));
+        for (String command : new String[] {"tokenizer", "prepare", "train", "export", "eval", "sample"}) {
+            assertTrue(run(command, "--help").startsWith("usage: " + command), command);
+        }
+    }
+
+    @Test
     void badInputNamesTheProblem(@TempDir Path dir) {
         assertMessage("unknown command", "frobnicate");
         assertMessage("/nonexistent.txt: no such file", "tokenizer", "--text", "/nonexistent.txt", "--vocab", "300", "--out", "x");

@@ -80,7 +80,7 @@ class EngineParityTest {
         String shared = System.getProperty("shared.dir");
         assumeTrue(shared != null && Files.isRegularFile(Path.of(shared, "llama2/models/stories260K.bin")),
                 "needs ../shared/llama2/models/stories260K.bin");
-        Model model = Main.loadModel(Path.of(shared, "llama2/models/stories260K.bin"));
+        Model model = ModelCommands.loadModel(Path.of(shared, "llama2/models/stories260K.bin"));
         Checkpoint checkpoint = WeightsBridge.readCheckpoint(Path.of(shared, "llama2/models/stories260K.bin"));
         int n = 24;
         int[] tokens = GradientTest.tokens(n + 1, model.layout.vocab, 9);

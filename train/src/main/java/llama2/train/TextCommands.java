@@ -1,0 +1,91 @@
+package llama2.train;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+import llama2.engine.BadInputException;
+import llama2.engine.Tokenizer;
+
+/** The {@code tokenizer} and {@code prepare} subcommands: from text to pieces and token files. */
+final class TextCommands {
+    private TextCommands() {}
+
+    static final String TOKENIZER_HELP = """
+            usage: tokenizer --text train.txt --vocab N --out tokenizer.bin
+            Learns a byte-fallback BPE vocabulary of N pieces (N >= 259: ids 0-2 special,
+            3-258 the bytes, then merges and characters), deterministic for a given text.
+            """;
+
+    static void tokenizer(String[] argv, PrintStream out) throws IOException {
+        Args a = new Args("tokenizer", argv, Set.of("--text", "--vocab", "--out"), Set.of());
+        int vocab = a.integer("--vocab", 0);
+        if (vocab < BpeTrainer.FIRST_LEARNED) {
+            throw new BadInputException("tokenizer: --vocab must be at least 259 (3 special and 256 byte pieces), got " + vocab);
+        }
+        Path target = Path.of(a.required("--out"));
+        List<String> stories = TokenFile.readStories(a.file("--text"));
+        long start = System.nanoTime();
+        BpeTrainer.Result result = BpeTrainer.train(stories, vocab);
+        try (OutputStream stream = new BufferedOutputStream(Files.newOutputStream(target))) {
+            result.tokenizer().write(stream);
+        }
+        out.printf(Locale.ROOT, "wrote %s: %d pieces (%d merges, %d characters) from %d stories in %.1f s%n",
+                target, vocab, result.merges(), result.characters(), stories.size(), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** A tokenizer file on its own does not say how many pieces it holds: count them. */
+    static Tokenizer readTokenizer(Path path) {
+        ByteBuffer buffer = WeightsBridge.map(path).order(ByteOrder.LITTLE_ENDIAN);
+        int count = 0;
+        if (buffer.remaining() < 4) {
+            throw new BadInputException(path + ": too short for a tokenizer file");
+        }
+        buffer.position(4);
+        while (buffer.remaining() >= 8) {
+            buffer.getFloat();
+            int length = buffer.getInt();
+            if (length < 0 || length > buffer.remaining()) {
+                throw new BadInputException(path + ": damaged tokenizer file (piece " + count + " overruns the file)");
+            }
+            buffer.position(buffer.position() + length);
+            count++;
+        }
+        if (buffer.hasRemaining()) {
+            throw new BadInputException(path + ": damaged tokenizer file (trailing bytes)");
+        }
+        return WeightsBridge.readTokenizer(path, count);
+    }
+
+    // ------------------------------------------------------------------------------ prepare
+
+    static final String PREPARE_HELP = """
+            usage: prepare --text FILE --tokenizer tokenizer.bin --out FILE.tok
+            Encodes every story with BOS in front (as the engine does: dummy-prefix space, merges
+            by score) and writes all of them, concatenated, as a compact token file.
+            """;
+
+    static void prepare(String[] argv, PrintStream out) throws IOException {
+        Args a = new Args("prepare", argv, Set.of("--text", "--tokenizer", "--out"), Set.of());
+        Tokenizer tokenizer = readTokenizer(a.file("--tokenizer"));
+        List<String> stories = TokenFile.readStories(a.file("--text"));
+        Path target = Path.of(a.required("--out"));
+        long start = System.nanoTime();
+        TokenFile tokens = TokenFile.encode(tokenizer, stories);
+        tokens.write(target);
+        long bytes = stories.stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
+        out.printf(Locale.ROOT, "wrote %s: %d stories, %d tokens (%.2f bytes per token) in %.1f s%n", target,
+                stories.size(), tokens.tokens().length, (double) bytes / tokens.tokens().length,
+                (System.nanoTime() - start) / 1e9);
+    }
+
+}
