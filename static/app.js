@@ -47,7 +47,7 @@ function supportsWasmGc() {
     temperature: $('temperature'), topp: $('topp'), steps: $('steps'), seed: $('seed'),
     generate: $('generate'), stop: $('stop'), output: $('output'), status: $('status'),
     count: $('count'), tokps: $('tokps'), engine: $('engine'), seedUsed: $('seed-used'),
-    permalink: $('permalink'), dropHint: $('drop-hint')
+    permalink: $('permalink'), dropHint: $('drop-hint'), newChat: $('new-chat')
   };
 
   var query = new URLSearchParams(window.location.search);
@@ -58,6 +58,7 @@ function supportsWasmGc() {
   var storyText = null;        // the Text node tokens are appended to (never innerHTML)
   var lastSeed = null;
   var localFiles = {model: null, tokenizer: null};
+  var chatOpen = false;        // a conversation waits for the user's next message
 
   applySettingsFromUrl();
   var worker = listenTo(engineWorker);
@@ -92,6 +93,7 @@ function supportsWasmGc() {
         break;
       case 'ready':
         modelLoaded = true;
+        chatOpen = false;
         ui.download.hidden = true;
         showFacts(message.info);
         setState('ready', 'Ready. Press Generate.');
@@ -105,6 +107,10 @@ function supportsWasmGc() {
         ui.output.setAttribute('data-ids', message.ids.join(' '));
         ui.output.setAttribute('data-tokps', message.tokps.toFixed(2));
         ui.tokps.textContent = message.tokps.toFixed(1);
+        chatOpen = message.reason === 'turn';
+        if (chatOpen) {
+          ui.prompt.value = '';
+        }
         setState('done', finishedBecause(message.reason, message.count));
         break;
       case 'error':
@@ -122,6 +128,12 @@ function supportsWasmGc() {
     }
     if (reason === 'bos') {
       return 'The model ended the story after ' + tokens + '.';
+    }
+    if (reason === 'turn') {
+      return 'Your turn (' + tokens + ' so far in this turn).';
+    }
+    if (reason === 'context') {
+      return 'The conversation has filled the model\'s context; start a new chat.';
     }
     return 'Reached the step limit after ' + tokens + '.';
   }
@@ -379,20 +391,38 @@ function supportsWasmGc() {
       fail(settings);
       return;
     }
-    lastSeed = settings.seed;
-    ui.output.textContent = '';
+    var newChat = settings.mode === 'chat' && !chatOpen;
+    if (settings.mode !== 'chat' || newChat) {
+      lastSeed = settings.seed;
+      ui.output.textContent = '';
+    }
     ui.output.removeAttribute('data-ids');
     ui.output.removeAttribute('data-tokps');
+    if (settings.mode === 'chat') {
+      var said = document.createElement('p');
+      said.className = 'user-turn';
+      said.textContent = settings.prompt;
+      ui.output.appendChild(said);
+    }
     storyText = document.createTextNode('');
     ui.output.appendChild(storyText);
     ui.count.textContent = '0';
     ui.tokps.textContent = '0.0';
-    ui.seedUsed.textContent = String(settings.seed);
+    ui.seedUsed.textContent = String(lastSeed);
     setState('generating', 'Writing…');
     updateUrl();
     worker.postMessage({type: 'generate', prompt: settings.prompt, temperature: settings.temperature,
                         topp: settings.topp, seed: settings.seed, steps: settings.steps,
-                        mode: settings.mode, system: settings.system});
+                        mode: settings.mode, system: settings.system, newChat: newChat});
+    chatOpen = false;
+  }
+
+  function startNewChat() {
+    chatOpen = false;
+    if (document.body.dataset.state !== 'generating') {
+      ui.output.textContent = '';
+      ui.prompt.focus();
+    }
   }
 
   function stop() {
@@ -506,12 +536,16 @@ function supportsWasmGc() {
     ui.modeChat.addEventListener('change', showMode);
     ui.modeGenerate.addEventListener('change', showMode);
     ui.clearCache.addEventListener('click', clearCache);
+    ui.newChat.addEventListener('click', startNewChat);
     bindDragAndDrop();
   }
 
   function showMode() {
     var chat = ui.modeChat.checked;
+    chatOpen = false;
     ui.systemRow.hidden = !chat;
+    ui.newChat.hidden = !chat;
+    ui.generate.textContent = chat ? 'Send' : 'Generate';
     ui.promptLabel.textContent = chat ? 'Your message' : 'Start of the story';
   }
 

@@ -3,6 +3,7 @@ package llama2.web;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import llama2.engine.BadInputException;
+import llama2.engine.Chat;
 import llama2.engine.Checkpoint;
 import llama2.engine.Config;
 import llama2.engine.Generation;
@@ -25,7 +26,10 @@ final class Session {
     private Tokenizer tokenizer;
     private long modelBytes;
 
-    private Generation generation;
+    private Generation generation;  // the story being written, in story mode
+    private Chat chat;              // the conversation, in chat mode
+    private int[] turnIds = new int[0];
+    private int turnLength;
     private Step lastStep;
 
     /** Loads a checkpoint (any version) and its tokenizer; the previous model is dropped first. */
@@ -80,16 +84,66 @@ final class Session {
         checkSettings(temperature, topp, steps);
         Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
         generation = new Generation(transformer, tokenizer, sampler, prompt, steps);
+        chat = null;
         lastStep = null;
     }
 
-    /** Produces the next token; false when the story has ended (then see {@link #stopReason()}). */
+    /**
+     * Begins a conversation, like run.c's chat mode: {@code steps} positions in all, shared by
+     * every turn; the system prompt (may be empty) goes into the first turn.
+     */
+    void startChat(String systemPrompt, float temperature, float topp, long seed, int steps) {
+        requireModel();
+        checkSettings(temperature, topp, steps);
+        Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
+        chat = new Chat(transformer, tokenizer, sampler, steps, systemPrompt);
+        generation = null;
+        lastStep = null;
+    }
+
+    /** True when a conversation is waiting for the user's next message. */
+    boolean chatWaitsForUser() {
+        return chat != null && chat.needsUserInput();
+    }
+
+    /** The user's next message; the assistant answers through {@link #step()}. */
+    void chatTurn(String message) {
+        if (!chatWaitsForUser()) {
+            throw new BadInputException(chat == null || !chat.isDone()
+                    ? "Start a new chat first."
+                    : "This conversation has used the model's whole context; start a new chat.");
+        }
+        chat.user(message);
+        turnIds = new int[16];
+        turnLength = 0;
+        lastStep = null;
+    }
+
+    /**
+     * Produces the next token; false when the story has ended or the assistant's turn is over
+     * (then see {@link #stopReason()}).
+     */
     boolean step() {
+        if (chat != null) {
+            if (chat.needsUserInput() || chat.isDone()) {
+                return false;
+            }
+            lastStep = chat.step();
+            remember(lastStep.token());
+            return true;
+        }
         if (generation == null || generation.isDone()) {
             return false;
         }
         lastStep = generation.step();
         return lastStep != null; // null: the model sampled BOS, which ends a story
+    }
+
+    private void remember(int token) {
+        if (turnLength == turnIds.length) {
+            turnIds = java.util.Arrays.copyOf(turnIds, turnLength * 2);
+        }
+        turnIds[turnLength++] = token;
     }
 
     int tokenId() {
@@ -104,13 +158,15 @@ final class Session {
         return lastStep.text();
     }
 
-    /** BOS, the prompt's ids and the sampled ids so far, space-separated: the CLI's --ids. */
+    /**
+     * Story mode: BOS, the prompt's ids and the sampled ids so far, space-separated, as the CLI's
+     * --ids prints them. Chat mode: the ids sampled during the current turn.
+     */
     String ids() {
-        if (generation == null) {
-            return "";
-        }
+        int[] ids = generation != null ? generation.ids()
+                : chat != null ? java.util.Arrays.copyOf(turnIds, turnLength) : new int[0];
         StringBuilder text = new StringBuilder();
-        for (int id : generation.ids()) {
+        for (int id : ids) {
             if (text.length() > 0) {
                 text.append(' ');
             }
@@ -119,7 +175,15 @@ final class Session {
         return text.toString();
     }
 
+    /**
+     * Why the last step ended: "steps" (the limit), "bos" (the model ended the story), in chat
+     * "turn" (the assistant finished; the user may answer) or "context" (no room left); "" while
+     * still going.
+     */
     String stopReason() {
+        if (chat != null) {
+            return chat.isDone() ? "context" : chat.needsUserInput() ? "turn" : "";
+        }
         if (generation == null || generation.stopReason() == null) {
             return "";
         }
@@ -131,6 +195,7 @@ final class Session {
         transformer = null;
         tokenizer = null;
         generation = null;
+        chat = null;
         lastStep = null;
         modelBytes = 0;
     }

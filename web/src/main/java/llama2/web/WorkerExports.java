@@ -55,6 +55,34 @@ public final class WorkerExports {
         }
     }
 
+    /** Starts a new conversation (chat mode); "" or why it cannot start. */
+    @JSExport
+    public static String startChat(String systemPrompt, double temperature, double topp, double seed, int steps) {
+        try {
+            session.startChat(systemPrompt, (float) temperature, (float) topp, (long) seed, steps);
+            return "";
+        } catch (Throwable failure) {
+            return explain(failure);
+        }
+    }
+
+    /** True when the conversation waits for the user's next message. */
+    @JSExport
+    public static boolean chatWaitsForUser() {
+        return session.chatWaitsForUser();
+    }
+
+    /** Gives the assistant the user's message; its answer comes through {@link #step()}. */
+    @JSExport
+    public static String chatTurn(String message) {
+        try {
+            session.chatTurn(message);
+            return "";
+        } catch (Throwable failure) {
+            return explain(failure);
+        }
+    }
+
     /** Makes one token; false when the story has ended. Errors end the story (see {@link #lastError()}). */
     @JSExport
     public static boolean step() {

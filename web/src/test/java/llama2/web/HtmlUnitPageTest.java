@@ -67,7 +67,8 @@ class HtmlUnitPageTest {
         open("");
         browser.awaitReady(60);
         assertEquals("js", browser.page().getBody().getAttribute("data-engine"));
-        assertEquals("JavaScript", browser.element("engine").getTextContent());
+        assertEquals("JavaScript (fallback: no WebAssembly GC here)", browser.element("engine").getTextContent(),
+                "HtmlUnit has no WebAssembly, and the page says so");
         assertEquals("tiny", ((org.htmlunit.html.HtmlSelect) browser.element("model")).getSelectedOptions().get(0).getValueAttribute());
         String facts = browser.element("facts").getTextContent();
         assertTrue(facts.contains("dim 8") && facts.contains("vocabulary 300") && facts.contains("fp32 (version 1)"), facts);
@@ -82,7 +83,7 @@ class HtmlUnitPageTest {
         assertEquals("done", browser.awaitState(120, "done", "error"), browser.element("status").getTextContent());
 
         String[] ids = browser.element("output").getAttribute("data-ids").split(" ");
-        assertEquals(20, ids.length, "steps counts positions including BOS and the prompt");
+        assertEquals(21, ids.length, "BOS, then one token for each of the 20 positions");
         assertEquals("1", ids[0], "BOS first");
         assertTrue(browser.element("output").getTextContent().startsWith("mi ba"), "the prompt's own text comes first");
         assertTrue(Double.parseDouble(browser.element("output").getAttribute("data-tokps")) > 0);
