@@ -59,6 +59,7 @@ function supportsWasmGc() {
   var lastSeed = null;
   var localFiles = {model: null, tokenizer: null};
   var chatOpen = false;        // a conversation waits for the user's next message
+  var notice = '';             // said once the model is ready
 
   applySettingsFromUrl();
   var worker = listenTo(engineWorker);
@@ -96,7 +97,8 @@ function supportsWasmGc() {
         chatOpen = false;
         ui.download.hidden = true;
         showFacts(message.info);
-        setState('ready', 'Ready. Press Generate.');
+        setState('ready', 'Ready. Press ' + ui.generate.textContent + '.' + notice);
+        notice = '';
         break;
       case 'token':
         storyText.appendData(message.text);
@@ -152,7 +154,7 @@ function supportsWasmGc() {
       var wanted = query.get('model');
       var entry = findModel(wanted) || manifest[0];
       if (wanted && !findModel(wanted)) {
-        fail('There is no model "' + wanted + '" in this site\'s list; loading the default instead.');
+        notice = ' (This site has no model "' + wanted + '", so the default is loaded.)';
       }
       if (entry) {
         ui.model.value = entry.id;

@@ -49,6 +49,13 @@ public final class TestModels {
         return list(id);
     }
 
+    /** Lists a model whose files are not on the server, as after a broken deploy. */
+    public TestModels addListedButMissing(String id) {
+        entries.add("{\"id\": \"" + id + "\", \"name\": \"Test model " + id + "\", \"model\": \"models/" + id
+                + ".bin\", \"tokenizer\": \"models/" + id + "-tokenizer.bin\", \"bytes\": 1000}");
+        return this;
+    }
+
     /** Lists the real site's models (from its models.json) before the test models. */
     public TestModels withSiteModels(Path siteManifest) throws IOException {
         String list = Files.readString(siteManifest, StandardCharsets.UTF_8).strip();

@@ -1,0 +1,183 @@
+package llama2.web;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import llama2.engine.Config;
+import llama2.web.server.DevServer;
+import llama2.web.support.Chromium;
+import llama2.web.support.Paths;
+import llama2.web.support.Reference;
+import llama2.web.support.TestModels;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.Keys;
+import org.openqa.selenium.support.ui.Select;
+
+/**
+ * The page in a real browser (Debian's headless Chromium) on the WebAssembly GC build, whose
+ * arithmetic matches the JVM bit for bit: the same settings must give the same token ids.
+ */
+class ChromiumPageTest {
+    static final Duration LOAD = Duration.ofSeconds(60);
+    static final Duration GENERATE = Duration.ofSeconds(120);
+    /** Big enough that a story of seq_len tokens takes seconds, so Stop lands mid-story. */
+    static final Config SLOW = new Config(288, 768, 6, 6, 6, 512, 2048, true);
+
+    @TempDir
+    static Path overlay;
+    static DevServer server;
+    static Chromium browser;
+
+    @BeforeAll
+    static void start() throws IOException {
+        browser = Chromium.start();
+        new TestModels(overlay)
+                .withSiteModels(Paths.bundledModels().resolve("models.json"))
+                .addRandom("slow", SLOW, 1)
+                .addListedButMissing("missing")
+                .writeManifest();
+        server = new DevServer(0, List.of(overlay, Paths.site()));
+    }
+
+    @AfterAll
+    static void stop() throws IOException {
+        if (browser != null) {
+            browser.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    @Test
+    void defaultModelTellsTheSameStoryAsTheJvm() throws IOException {
+        String prompt = "Once upon a time";
+        browser.open(server.url() + "?seed=42&temperature=0.8&topp=0.9&steps=120&prompt=" + encode(prompt));
+        browser.awaitReady(LOAD);
+        assertEquals("wasm", browser.engine());
+        assertEquals("WebAssembly GC", browser.element("engine").getText());
+
+        String ids = generate();
+
+        Path models = Paths.bundledModels();
+        assertEquals(Reference.jvmIds(models.resolve("placeholder.bin"), models.resolve("placeholder-tokenizer.bin"),
+                0.8f, 0.9f, 42, 120, prompt), ids);
+        assertTrue(browser.element("output").getText().startsWith(prompt));
+    }
+
+    @Test
+    void stories260KOpenedAsLocalFilesGivesTheGoldenIds() throws IOException {
+        Reference.GoldenCase golden = Reference.golden(Paths.shared("llama2/golden/generate.tsv"), "s260k_topp");
+        Path model = Paths.shared("llama2/models/" + golden.model());
+        Path tokenizer = Paths.shared("llama2/models/" + golden.tokenizer());
+        browser.open(server.url() + "?seed=" + golden.seed() + "&temperature=" + golden.temperature() + "&topp="
+                + golden.topp() + "&steps=" + golden.steps() + "&prompt=" + encode(golden.prompt()));
+        browser.awaitReady(LOAD);
+
+        new Select(browser.element("model")).selectByVisibleText("Open files…");
+        browser.element("model-file").sendKeys(model.toRealPath().toString());
+        browser.element("tokenizer-file").sendKeys(tokenizer.toRealPath().toString());
+        new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), LOAD)
+                .until(d -> browser.element("facts").getText().contains("vocabulary 512"));
+        browser.awaitReady(LOAD);
+
+        assertEquals(golden.ids(), generate());
+    }
+
+    @Test
+    void stopAndEscapeEndTheStoryEarly() {
+        browser.open(server.url() + "?model=slow&steps=0&seed=3");
+        browser.awaitReady(LOAD);
+
+        browser.element("generate").click();
+        awaitTokens(3);
+        browser.element("stop").click();
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        assertTrue(browser.element("status").getText().startsWith("Stopped"), browser.element("status").getText());
+        assertTrue(positions() < SLOW.seqLen(), "stopped before the context was full");
+
+        browser.element("prompt").sendKeys(Keys.chord(Keys.CONTROL, Keys.ENTER));
+        assertEquals("generating", browser.awaitState(LOAD, "generating", "done", "error"));
+        awaitTokens(3);
+        browser.element("prompt").sendKeys(Keys.ESCAPE);
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        assertTrue(browser.element("status").getText().startsWith("Stopped"), browser.element("status").getText());
+    }
+
+    @Test
+    void aReloadTakesTheModelFromTheBrowsersCache() {
+        String model = "/models/placeholder.bin";
+        browser.open(server.url() + "?model=placeholder");
+        browser.awaitReady(LOAD);
+        int downloads = server.requests(model);
+        assertTrue(downloads >= 1, "the model was downloaded once");
+
+        browser.driver().navigate().refresh();
+        browser.awaitReady(LOAD);
+        assertEquals(downloads, server.requests(model), "no second download");
+        assertTrue(browser.element("progress-text").getAttribute("textContent").contains("storage"),
+                "the page says where the model came from");
+    }
+
+    @Test
+    void theJavaScriptBuildRunsToo() throws IOException {
+        browser.open(server.url() + "?engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
+        browser.awaitReady(LOAD);
+        assertEquals("js", browser.engine());
+        assertEquals("JavaScript", browser.element("engine").getText());
+
+        String[] ids = generate().split(" ");
+
+        assertEquals(41, ids.length);
+        // JavaScript computes float arithmetic in double precision, so only the prompt part is
+        // sure to match the JVM; the samples may differ in rare near-ties.
+        String jvm = Reference.jvmIds(Paths.bundledModels().resolve("placeholder.bin"),
+                Paths.bundledModels().resolve("placeholder-tokenizer.bin"), 1f, 0.9f, 7, 3, "The cat");
+        assertTrue(String.join(" ", ids).startsWith(jvm.substring(0, jvm.lastIndexOf(' '))), jvm);
+    }
+
+    @Test
+    void aFailedDownloadIsExplained() {
+        browser.open(server.url() + "?model=missing");
+        assertEquals("error", browser.awaitState(LOAD, "ready", "error"));
+        String status = browser.element("status").getText();
+        assertTrue(status.startsWith("Could not download the model of Test model missing") && status.contains("404"), status);
+    }
+
+    @Test
+    void anUnknownModelInTheLinkFallsBackToTheDefault() {
+        browser.open(server.url() + "?model=no-such-model");
+        browser.awaitReady(LOAD);
+        assertEquals("placeholder", new Select(browser.element("model")).getFirstSelectedOption().getAttribute("value"));
+        assertTrue(browser.element("status").getText().contains("no-such-model"), browser.element("status").getText());
+    }
+
+    private String generate() {
+        browser.element("generate").click();
+        String state = browser.awaitState(GENERATE, "done", "error");
+        assertEquals("done", state, browser.element("status").getText());
+        return browser.element("output").getAttribute("data-ids");
+    }
+
+    private void awaitTokens(int count) {
+        new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), GENERATE)
+                .until(d -> Integer.parseInt(browser.element("count").getText()) >= count);
+    }
+
+    private int positions() {
+        return browser.element("output").getAttribute("data-ids").split(" ").length;
+    }
+
+    private static String encode(String text) {
+        return URLEncoder.encode(text, StandardCharsets.UTF_8).replace("+", "%20");
+    }
+}
