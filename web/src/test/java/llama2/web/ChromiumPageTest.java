@@ -150,7 +150,8 @@ class ChromiumPageTest {
         browser.open(server.url() + "?model=missing");
         assertEquals("error", browser.awaitState(LOAD, "ready", "error"));
         String status = browser.element("status").getText();
-        assertTrue(status.startsWith("Could not download the model of Test model missing") && status.contains("404"), status);
+        // Model and tokenizer download side by side; whichever fails first is reported.
+        assertTrue(status.matches("Could not download the (model|tokenizer) of Test model missing: .*404.*"), status);
     }
 
     @Test
@@ -159,6 +160,28 @@ class ChromiumPageTest {
         browser.awaitReady(LOAD);
         assertEquals("placeholder", new Select(browser.element("model")).getFirstSelectedOption().getAttribute("value"));
         assertTrue(browser.element("status").getText().contains("no-such-model"), browser.element("status").getText());
+    }
+
+    @Test
+    void theWorkerFollowsItsDocumentedProtocolWithUrls() {
+        browser.open(server.url() + "?model=placeholder");
+        browser.awaitReady(LOAD);
+        // A page of one's own can drive worker.js directly: load by URL, generate, collect messages.
+        browser.driver().manage().timeouts().scriptTimeout(GENERATE);
+        @SuppressWarnings("unchecked")
+        List<String> types = (List<String>) ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeAsyncScript(
+                        "var done = arguments[arguments.length - 1];"
+                        + "var seen = []; var w = new Worker('worker.js?engine=wasm');"
+                        + "w.onmessage = function (e) { var m = e.data; seen.push(m.type + (m.type === 'engine' ? ':' + m.engine : ''));"
+                        + "  if (m.type === 'ready') { w.postMessage({type: 'generate', prompt: 'The dog', temperature: 0,"
+                        + "      topp: 0.9, seed: 1, steps: 12}); }"
+                        + "  if (m.type === 'done') { seen.push('ids:' + m.ids.length + ':' + m.reason); w.terminate(); done(seen); }"
+                        + "  if (m.type === 'error') { seen.push(m.message); w.terminate(); done(seen); } };"
+                        + "w.postMessage({type: 'load', model: 'models/placeholder.bin', tokenizer: 'models/placeholder-tokenizer.bin'});");
+        assertEquals("engine:wasm", types.get(0));
+        assertTrue(types.contains("progress") && types.contains("ready") && types.contains("token"), types.toString());
+        String last = types.get(types.size() - 1);
+        assertTrue(last.equals("ids:13:steps") || last.endsWith(":bos"), types.toString());
     }
 
     private String generate() {

@@ -146,6 +146,21 @@ class HtmlUnitPageTest {
         assertFalse(browser.element("generate").hasAttribute("disabled"), "the model is still loaded");
     }
 
+    @Test
+    void chatModeShowsTheUsersTurnAndAnswers() throws IOException {
+        open("model=long&mode=chat&steps=40&seed=2&prompt=hi");
+        browser.awaitReady(60);
+        assertEquals("Send", browser.element("generate").getTextContent());
+        assertFalse(browser.element("system-row").hasAttribute("hidden"), "the system prompt is offered");
+        browser.element("generate").click();
+        assertEquals("done", browser.awaitState(120, "done", "error"), browser.element("status").getTextContent());
+        var turns = browser.element("output").getElementsByTagName("p");
+        assertEquals(1, turns.size());
+        assertEquals("hi", turns.get(0).getTextContent());
+        assertTrue(browser.element("status").getTextContent().startsWith("The conversation has filled")
+                || browser.element("status").getTextContent().startsWith("Your turn"), browser.element("status").getTextContent());
+    }
+
     private static String encode(String text) {
         return URLEncoder.encode(text, StandardCharsets.UTF_8);
     }
