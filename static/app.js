@@ -311,21 +311,20 @@ function supportsWasmGc() {
       if (!response.ok) {
         throw new Error('the server answered ' + response.status + ' ' + response.statusText + '.');
       }
-      var total = Number(response.headers.get('Content-Length')) || expectedBytes || 0;
+      var announced = Number(response.headers.get('Content-Length')) || 0;
+      var total = announced || expectedBytes || 0;
       if (!response.body || !response.body.getReader) {
         return response.arrayBuffer();
       }
       var reader = response.body.getReader();
-      var chunks = [];
-      var loaded = 0;
+      var bytes = new Growable(announced);
       var pump = function () {
         return reader.read().then(function (part) {
           if (part.done) {
-            return joinChunks(chunks, loaded);
+            return bytes.buffer();
           }
-          chunks.push(part.value);
-          loaded += part.value.byteLength;
-          showProgress(what, loaded, total);
+          bytes.append(part.value);
+          showProgress(what, bytes.length, total);
           return pump();
         });
       };
@@ -334,14 +333,25 @@ function supportsWasmGc() {
     });
   }
 
-  function joinChunks(chunks, length) {
-    var joined = new Uint8Array(length);
-    var offset = 0;
-    chunks.forEach(function (chunk) {
-      joined.set(chunk, offset);
-      offset += chunk.byteLength;
-    });
-    return joined.buffer;
+  /**
+   * Bytes arriving in chunks. When the server announced the size, they go straight into one
+   * buffer of that size, so a large model needs its own size in memory rather than twice that.
+   */
+  function Growable(expected) {
+    var store = new Uint8Array(expected > 0 ? expected : 1 << 20);
+    this.length = 0;
+    this.append = function (chunk) {
+      if (this.length + chunk.byteLength > store.byteLength) {
+        var bigger = new Uint8Array(Math.max(store.byteLength * 2, this.length + chunk.byteLength));
+        bigger.set(store.subarray(0, this.length));
+        store = bigger;
+      }
+      store.set(chunk, this.length);
+      this.length += chunk.byteLength;
+    };
+    this.buffer = function () {
+      return this.length === store.byteLength ? store.buffer : store.slice(0, this.length).buffer;
+    };
   }
 
   function downloadWithXhr(url, what, expectedBytes, onBytes, onError) {
