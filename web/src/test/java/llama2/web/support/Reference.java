@@ -33,6 +33,29 @@ public final class Reference {
         return Arrays.stream(generation.ids()).mapToObj(Integer::toString).collect(Collectors.joining(" "));
     }
 
+    /** The CLI jar built by the engine module, if it is there. */
+    public static java.util.Optional<Path> cliJar() {
+        Path jar = Path.of(System.getProperty("cli.jar", "../engine/target/llama2.jar"));
+        return Files.isRegularFile(jar) ? java.util.Optional.of(jar) : java.util.Optional.empty();
+    }
+
+    /** Runs {@code java -jar llama2.jar ... --ids} and returns the ids line it prints. */
+    public static String cliIds(Path jar, Path model, Path tokenizer, float temperature, float topp, long seed,
+                                int steps, String prompt) throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process cli = new ProcessBuilder(java, "-jar", jar.toString(), model.toString(), "-z", tokenizer.toString(),
+                "-t", Float.toString(temperature), "-p", Float.toString(topp), "-s", Long.toString(seed),
+                "-n", Integer.toString(steps), "-i", prompt, "--ids")
+                .redirectError(ProcessBuilder.Redirect.DISCARD)
+                .start();
+        String out = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (cli.waitFor() != 0) {
+            throw new AssertionError("the CLI failed: " + out);
+        }
+        return out.lines().filter(line -> line.matches("[0-9 ]+")).reduce((a, b) -> b)
+                .orElseThrow(() -> new AssertionError("the CLI printed no ids: " + out)).trim();
+    }
+
     /** One case of golden/generate.tsv by name. */
     public record GoldenCase(String name, String model, String tokenizer, float temperature, float topp, long seed,
                              int steps, String prompt, String ids) {
