@@ -317,7 +317,7 @@ function supportsWasmGc() {
         return response.arrayBuffer();
       }
       var reader = response.body.getReader();
-      var bytes = new Growable(announced);
+      var bytes = new Growable(announced || expectedBytes);
       var pump = function () {
         return reader.read().then(function (part) {
           if (part.done) {
