@@ -372,6 +372,7 @@ public final class FloatMath {
     private static final int ONE_BITS = 0x3f800000;
     private static final int INF_BITS = 0x7f800000;
     private static final int MIN_NORMAL_BITS = 0x00800000;
+    private static final int QUIET_NAN_BIT = 0x00400000;
 
     private static double clearLow24Bits(double d) {
         // Runs once at class initialisation.
@@ -381,6 +382,11 @@ public final class FloatMath {
     /** glibc zeroinfnan: true if the float bits are +-0, +-inf or NaN. */
     private static boolean isZeroInfOrNaN(int bits) {
         return unsignedGreaterOrEqual(2 * bits - 1, 2 * INF_BITS - 1);
+    }
+
+    /** True if the float bits are a signaling NaN (quiet bit clear); glibc issignaling. */
+    private static boolean isSignalingNaN(int bits) {
+        return unsignedGreater((bits ^ QUIET_NAN_BIT) & 0x7fffffff, 0x7fc00000);
     }
 
     /** glibc checkint on the bits of a non-zero finite float: 0 not integer, 1 odd, 2 even. */
@@ -419,10 +425,10 @@ public final class FloatMath {
             // x < 0x1p-126, or x is negative, inf or NaN, or y is 0, inf or NaN.
             if (isZeroInfOrNaN(iy)) {
                 if (2 * iy == 0) {
-                    return 1.0f;
+                    return isSignalingNaN(ix) ? x + y : 1.0f;
                 }
                 if (ix == ONE_BITS) {
-                    return 1.0f;
+                    return isSignalingNaN(iy) ? x + y : 1.0f;
                 }
                 if (unsignedGreater(2 * ix, 2 * INF_BITS) || unsignedGreater(2 * iy, 2 * INF_BITS)) {
                     return x + y; // NaN
