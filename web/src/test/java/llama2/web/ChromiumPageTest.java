@@ -44,6 +44,7 @@ class ChromiumPageTest {
                 .withSiteModels(Paths.bundledModels().resolve("models.json"))
                 .addRandom("slow", SLOW, 1)
                 .addListedButMissing("missing")
+                .addTruncated("broken", new Config(8, 16, 1, 2, 2, 300, 24, true))
                 .writeManifest();
         server = new DevServer(0, List.of(overlay, Paths.site()));
     }
@@ -155,6 +156,15 @@ class ChromiumPageTest {
         String status = browser.element("status").getText();
         // Model and tokenizer download side by side; whichever fails first is reported.
         assertTrue(status.matches("Could not download the (model|tokenizer) of Test model missing: .*404.*"), status);
+    }
+
+    @Test
+    void theWasmEngineExplainsABrokenModelFile() {
+        browser.open(server.url() + "?model=broken");
+        assertEquals("error", browser.awaitState(LOAD, "ready", "error"));
+        assertEquals("wasm", browser.engine());
+        String status = browser.element("status").getText();
+        assertTrue(status.startsWith("broken.bin: size ") && status.contains("does not match the header"), status);
     }
 
     @Test
