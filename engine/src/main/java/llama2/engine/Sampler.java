@@ -102,18 +102,21 @@ public final class Sampler {
     }
 
     /**
-     * Heapsort of token ids, most probable first (a min-heap of probabilities, whose smallest
-     * element is swapped to the end each round). Written out because the JDK sorts ints only by
-     * value, and boxing thousands of candidates per token would be slow in the browser.
+     * Sorts token ids most probable first, equal probabilities in ascending id order. That is
+     * the order run.c gets from glibc's qsort, which is a stable merge sort: candidates are
+     * gathered in id order, so ties stay in id order (random models have many ties).
+     * A heapsort of a min-heap (its root, the token that sorts last, is swapped to the end each
+     * round), written out because the JDK sorts ints only by value and boxing thousands of
+     * candidates per token would be slow in the browser.
      */
     private static void sortByProbabilityDescending(int[] ids, int n, float[] p) {
         for (int i = n / 2 - 1; i >= 0; i--) {
             siftDown(ids, i, n, p);
         }
         for (int end = n - 1; end > 0; end--) {
-            int smallest = ids[0];
+            int last = ids[0];
             ids[0] = ids[end];
-            ids[end] = smallest;
+            ids[end] = last;
             siftDown(ids, 0, end, p);
         }
     }
@@ -124,10 +127,10 @@ public final class Sampler {
             if (child >= n) {
                 return;
             }
-            if (child + 1 < n && p[ids[child + 1]] < p[ids[child]]) {
+            if (child + 1 < n && sortsAfter(ids[child + 1], ids[child], p)) {
                 child++;
             }
-            if (p[ids[i]] <= p[ids[child]]) {
+            if (!sortsAfter(ids[child], ids[i], p)) {
                 return;
             }
             int t = ids[i];
@@ -135,6 +138,11 @@ public final class Sampler {
             ids[child] = t;
             i = child;
         }
+    }
+
+    /** Whether token {@code a} comes after token {@code b}: less probable, or as probable and a higher id. */
+    private static boolean sortsAfter(int a, int b, float[] p) {
+        return p[a] < p[b] || (p[a] == p[b] && a > b);
     }
 
     /** run.c's xorshift64* generator. */

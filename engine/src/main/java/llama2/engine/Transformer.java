@@ -118,7 +118,7 @@ public final class Transformer {
         w.w3()[l].multiply(xb, hb2);
         for (int i = 0; i < c.hiddenDim(); i++) { // SwiGLU: silu(w1·x) * (w3·x)
             float val = hb[i];
-            val *= 1.0f / (1.0f + (float) Math.exp(-val));
+            val *= 1.0f / (1.0f + FloatMath.exp(-val));
             val *= hb2[i];
             hb[i] = val;
         }
@@ -135,10 +135,10 @@ public final class Transformer {
     private void computeRope(int pos) {
         int headSize = c.headSize();
         for (int i = 0; i < headSize; i += 2) {
-            float freq = 1.0f / (float) Math.pow(10000.0f, i / (float) headSize);
+            float freq = 1.0f / FloatMath.pow(10000.0f, i / (float) headSize);
             float val = pos * freq;
-            ropeCos[i / 2] = (float) Math.cos(val);
-            ropeSin[i / 2] = (float) Math.sin(val);
+            ropeCos[i / 2] = FloatMath.cos(val);
+            ropeSin[i / 2] = FloatMath.sin(val);
         }
     }
 
@@ -181,7 +181,7 @@ public final class Transformer {
         }
         float sum = 0f;
         for (int i = 0; i < size; i++) {
-            x[i] = (float) Math.exp(x[i] - max);
+            x[i] = FloatMath.exp(x[i] - max);
             sum += x[i];
         }
         for (int i = 0; i < size; i++) {
