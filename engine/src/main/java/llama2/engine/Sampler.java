@@ -77,8 +77,10 @@ public final class Sampler {
                 candidates[n++] = i;
             }
         }
-        if (n == 0) { // only NaN compares false with every cutoff
-            throw new BadInputException("the model computed probabilities that are not numbers (NaN): its weights are broken");
+        if (n == 0) {
+            // Nothing reaches the cutoff: a near-uniform distribution with topp below 1/n (where
+            // run.c reads outside its array), or NaN probabilities. The likeliest token it is.
+            return argmax(p);
         }
         sortByProbabilityDescending(candidates, n, p);
         float cumulative = 0f;
