@@ -120,14 +120,17 @@ class ChromiumPageTest {
     @Test
     void aReloadTakesTheModelFromTheBrowsersCache() {
         String model = "/models/placeholder.bin";
+        String tokenizer = "/models/placeholder-tokenizer.bin";
         browser.open(server.url() + "?model=placeholder");
         browser.awaitReady(LOAD);
-        int downloads = server.requests(model);
-        assertTrue(downloads >= 1, "the model was downloaded once");
+        int modelDownloads = server.requests(model);
+        int tokenizerDownloads = server.requests(tokenizer);
+        assertTrue(modelDownloads >= 1 && tokenizerDownloads >= 1, "both files were downloaded once");
 
         browser.driver().navigate().refresh();
         browser.awaitReady(LOAD);
-        assertEquals(downloads, server.requests(model), "no second download");
+        assertEquals(modelDownloads, server.requests(model), "no second download of the model");
+        assertEquals(tokenizerDownloads, server.requests(tokenizer), "nor of the tokenizer");
         assertTrue(browser.element("progress-text").getAttribute("textContent").contains("storage"),
                 "the page says where the model came from");
     }
