@@ -136,6 +136,21 @@ class ChromiumPageTest {
     }
 
     @Test
+    void clearingTheCacheMakesTheNextVisitDownloadAgain() {
+        String model = "/models/placeholder.bin";
+        browser.open(server.url() + "?model=placeholder");
+        browser.awaitReady(LOAD);
+        int downloads = server.requests(model);
+
+        browser.element("clear-cache").click();
+        new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), LOAD)
+                .until(d -> browser.element("status").getText().startsWith("Downloaded models forgotten"));
+        browser.driver().navigate().refresh();
+        browser.awaitReady(LOAD);
+        assertEquals(downloads + 1, server.requests(model));
+    }
+
+    @Test
     void theJavaScriptBuildRunsToo() throws IOException {
         browser.open(server.url() + "?engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
         browser.awaitReady(LOAD);
