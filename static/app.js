@@ -613,13 +613,16 @@ function supportsWasmGc() {
 
   // ---- State and messages ------------------------------------------------------------------
 
-  /** One of loading, ready, generating, done, error: tests and CSS read it from <body>. */
+  /**
+   * One of loading, ready, generating, done, error: tests and CSS read it from <body>. It is set
+   * last, so whoever sees the new state also sees the buttons and status that go with it.
+   */
   function setState(state, text) {
-    document.body.dataset.state = state;
     ui.status.textContent = text;
     ui.generate.disabled = !modelLoaded || state === 'generating' || state === 'loading';
     ui.stop.disabled = state !== 'generating';
     ui.model.disabled = state === 'generating';
+    document.body.dataset.state = state;
   }
 
   function fail(text) {
