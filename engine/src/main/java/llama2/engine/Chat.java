@@ -26,14 +26,10 @@ public final class Chat {
     private int pos;
 
     public Chat(Transformer transformer, Tokenizer tokenizer, Sampler sampler, int steps, String systemPrompt) {
-        int seqLen = transformer.config().seqLen();
-        if (steps < 0) {
-            throw new BadInputException("steps must be >= 0 (0 means the model's seq_len " + seqLen + "), found " + steps);
-        }
+        this.steps = Generation.positions(steps, transformer.config().seqLen());
         this.transformer = transformer;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
-        this.steps = steps == 0 || steps > seqLen ? seqLen : steps;
         this.systemPrompt = systemPrompt == null ? "" : systemPrompt;
     }
 

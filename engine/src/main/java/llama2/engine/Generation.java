@@ -21,9 +21,7 @@ public final class Generation {
 
     public Generation(Transformer transformer, Tokenizer tokenizer, Sampler sampler, String prompt, int steps) {
         int seqLen = transformer.config().seqLen();
-        if (steps < 0) {
-            throw new BadInputException("steps must be >= 0 (0 means the model's seq_len " + seqLen + "), found " + steps);
-        }
+        this.steps = positions(steps, seqLen);
         this.transformer = transformer;
         this.tokenizer = tokenizer;
         this.sampler = sampler;
@@ -32,10 +30,17 @@ public final class Generation {
             throw new BadInputException("the prompt is " + this.prompt.length
                     + " tokens long, more than the model's context (seq_len) of " + seqLen);
         }
-        this.steps = steps == 0 || steps > seqLen ? seqLen : steps;
         this.ids = new int[this.steps + 1];
         this.ids[0] = this.prompt[0];
         this.token = this.prompt[0];
+    }
+
+    /** run.c's rule for {@code -n}: 0, or more than the context, means the whole context. */
+    static int positions(int steps, int seqLen) {
+        if (steps < 0) {
+            throw new BadInputException("steps must be >= 0 (0 means the model's seq_len " + seqLen + "), found " + steps);
+        }
+        return steps == 0 || steps > seqLen ? seqLen : steps;
     }
 
     /** True once {@code steps} positions are done or the model ended the story. */
