@@ -1,5 +1,7 @@
 package llama2.engine;
 
+import java.util.Arrays;
+
 /**
  * Picks the next token from the logits as run.c does: greedy at temperature 0, otherwise
  * softmax of logits / temperature, then plain multinomial sampling or, when
@@ -11,7 +13,7 @@ public final class Sampler {
     private final float temperature;
     private final float topp;
     private long state;
-    private final int[] candidates; // top-p scratch: token ids above the cutoff
+    private final double[] sortKeys; // top-p scratch: one key per token above the cutoff
 
     public Sampler(int vocabSize, float temperature, float topp, long seed) {
         if (!(temperature >= 0f) || Float.isInfinite(temperature)) {
@@ -24,7 +26,7 @@ public final class Sampler {
         this.temperature = temperature;
         this.topp = topp;
         this.state = seed;
-        this.candidates = new int[vocabSize];
+        this.sortKeys = new double[vocabSize];
     }
 
     /** The next token id. Modifies {@code logits} (they become probabilities). */
@@ -74,7 +76,7 @@ public final class Sampler {
         int n = 0;
         for (int i = 0; i < vocabSize; i++) {
             if (p[i] >= cutoff) {
-                candidates[n++] = i;
+                sortKeys[n++] = sortKey(p[i], i);
             }
         }
         if (n == 0) {
@@ -82,69 +84,49 @@ public final class Sampler {
             // run.c reads outside its array), or NaN probabilities. The likeliest token it is.
             return argmax(p);
         }
-        sortByProbabilityDescending(candidates, n, p);
+        Arrays.sort(sortKeys, 0, n);
+        // sortKeys ascend, so the most probable token is the last key: walk from the end.
         float cumulative = 0f;
-        int last = n - 1;
-        for (int i = 0; i < n; i++) {
-            cumulative += p[candidates[i]];
+        int last = 0;
+        for (int k = n - 1; k >= 0; k--) {
+            cumulative += probability(sortKeys[k]);
+            last = k;
             if (cumulative > topp) {
-                last = i;
                 break;
             }
         }
         float r = coin * cumulative;
         float cdf = 0f;
-        for (int i = 0; i <= last; i++) {
-            cdf += p[candidates[i]];
+        for (int k = n - 1; k >= last; k--) {
+            cdf += probability(sortKeys[k]);
             if (r < cdf) {
-                return candidates[i];
+                return token(sortKeys[k]);
             }
         }
-        return candidates[last];
+        return token(sortKeys[last]);
     }
 
-    /**
-     * Sorts token ids most probable first, equal probabilities in ascending id order. That is
-     * the order run.c gets from glibc's qsort, which is a stable merge sort: candidates are
-     * gathered in id order, so ties stay in id order (random models have many ties).
-     * A heapsort of a min-heap (its root, the token that sorts last, is swapped to the end each
-     * round), written out because the JDK sorts ints only by value and boxing thousands of
-     * candidates per token would be slow in the browser.
-     */
-    private static void sortByProbabilityDescending(int[] ids, int n, float[] p) {
-        for (int i = n / 2 - 1; i >= 0; i--) {
-            siftDown(ids, i, n, p);
-        }
-        for (int end = n - 1; end > 0; end--) {
-            int last = ids[0];
-            ids[0] = ids[end];
-            ids[end] = last;
-            siftDown(ids, 0, end, p);
-        }
+    // Top-p sorts (probability, token) pairs as single doubles, because a primitive sort is
+    // several times faster than sorting token ids by a looked-up probability, in the browser
+    // too, where a double is a native number and a long is not. A key is
+    //   bits(probability) * 2^21 + (2^21 - 1 - token),
+    // exact in a double (31 + 21 bits < 53). A probability is not negative, so its bits order
+    // like its value; and among equal probabilities the lower id gets the higher key, so it
+    // comes first when walking down: the order run.c gets from glibc's qsort, a stable merge
+    // sort over candidates gathered in id order (random models have many exact ties).
+    private static final double TOKEN_RANGE = 1 << 21; // Config caps the vocabulary at 2^20
+
+    private static double sortKey(float probability, int token) {
+        return Float.floatToRawIntBits(probability) * TOKEN_RANGE + (TOKEN_RANGE - 1 - token);
     }
 
-    private static void siftDown(int[] ids, int i, int n, float[] p) {
-        while (true) {
-            int child = 2 * i + 1;
-            if (child >= n) {
-                return;
-            }
-            if (child + 1 < n && sortsAfter(ids[child + 1], ids[child], p)) {
-                child++;
-            }
-            if (!sortsAfter(ids[child], ids[i], p)) {
-                return;
-            }
-            int t = ids[i];
-            ids[i] = ids[child];
-            ids[child] = t;
-            i = child;
-        }
+    private static float probability(double key) {
+        return Float.intBitsToFloat((int) Math.floor(key / TOKEN_RANGE));
     }
 
-    /** Whether token {@code a} comes after token {@code b}: less probable, or as probable and a higher id. */
-    private static boolean sortsAfter(int a, int b, float[] p) {
-        return p[a] < p[b] || (p[a] == p[b] && a > b);
+    private static int token(double key) {
+        double bits = Math.floor(key / TOKEN_RANGE);
+        return (int) (TOKEN_RANGE - 1 - (key - bits * TOKEN_RANGE));
     }
 
     /** run.c's xorshift64* generator. */
