@@ -13,7 +13,12 @@ public final class Sampler {
     private final float temperature;
     private final float topp;
     private long state;
-    private final double[] sortKeys; // top-p scratch: one key per token above the cutoff
+    // top-p scratch: the candidate tokens, their sort keys, and room for the radix sort
+    private final int[] ids;
+    private final int[] keys;
+    private final int[] spareIds;
+    private final int[] spareKeys;
+    private final int[] counts = new int[RADIX];
 
     public Sampler(int vocabSize, float temperature, float topp, long seed) {
         if (!(temperature >= 0f) || Float.isInfinite(temperature)) {
@@ -26,7 +31,10 @@ public final class Sampler {
         this.temperature = temperature;
         this.topp = topp;
         this.state = seed;
-        this.sortKeys = new double[vocabSize];
+        this.ids = new int[vocabSize];
+        this.keys = new int[vocabSize];
+        this.spareIds = new int[vocabSize];
+        this.spareKeys = new int[vocabSize];
     }
 
     /** The next token id. Modifies {@code logits} (they become probabilities). */
@@ -76,7 +84,9 @@ public final class Sampler {
         int n = 0;
         for (int i = 0; i < vocabSize; i++) {
             if (p[i] >= cutoff) {
-                sortKeys[n++] = sortKey(p[i], i);
+                ids[n] = i;
+                keys[n] = DESCENDING - Float.floatToRawIntBits(p[i]);
+                n++;
             }
         }
         if (n == 0) {
@@ -84,49 +94,69 @@ public final class Sampler {
             // run.c reads outside its array), or NaN probabilities. The likeliest token it is.
             return argmax(p);
         }
-        Arrays.sort(sortKeys, 0, n);
-        // sortKeys ascend, so the most probable token is the last key: walk from the end.
+        sortByKey(n);
         float cumulative = 0f;
-        int last = 0;
-        for (int k = n - 1; k >= 0; k--) {
-            cumulative += probability(sortKeys[k]);
-            last = k;
+        int last = n - 1;
+        for (int i = 0; i < n; i++) {
+            cumulative += p[ids[i]];
             if (cumulative > topp) {
+                last = i;
                 break;
             }
         }
         float r = coin * cumulative;
         float cdf = 0f;
-        for (int k = n - 1; k >= last; k--) {
-            cdf += probability(sortKeys[k]);
+        for (int i = 0; i <= last; i++) {
+            cdf += p[ids[i]];
             if (r < cdf) {
-                return token(sortKeys[k]);
+                return ids[i];
             }
         }
-        return token(sortKeys[last]);
+        return ids[last];
     }
 
-    // Top-p sorts (probability, token) pairs as single doubles, because a primitive sort is
-    // several times faster than sorting token ids by a looked-up probability, in the browser
-    // too, where a double is a native number and a long is not. A key is
-    //   bits(probability) * 2^21 + (2^21 - 1 - token),
-    // exact in a double (31 + 21 bits < 53). A probability is not negative, so its bits order
-    // like its value; and among equal probabilities the lower id gets the higher key, so it
-    // comes first when walking down: the order run.c gets from glibc's qsort, a stable merge
-    // sort over candidates gathered in id order (random models have many exact ties).
-    private static final double TOKEN_RANGE = 1 << 21; // Config caps the vocabulary at 2^20
+    /**
+     * A probability is never negative, so its float bits order like its value, and this minus
+     * those bits orders the most probable first.
+     */
+    private static final int DESCENDING = 0x7FFFFFFF;
+    private static final int RADIX_BITS = 11;
+    private static final int RADIX = 1 << RADIX_BITS;
 
-    private static double sortKey(float probability, int token) {
-        return Float.floatToRawIntBits(probability) * TOKEN_RANGE + (TOKEN_RANGE - 1 - token);
-    }
-
-    private static float probability(double key) {
-        return Float.intBitsToFloat((int) Math.floor(key / TOKEN_RANGE));
-    }
-
-    private static int token(double key) {
-        double bits = Math.floor(key / TOKEN_RANGE);
-        return (int) (TOKEN_RANGE - 1 - (key - bits * TOKEN_RANGE));
+    /**
+     * Sorts {@code ids[0..n)} by {@code keys}, a least-significant-digit radix sort: three
+     * stable passes of 11 bits. Stability matters: run.c sorts with glibc's qsort, a stable
+     * merge sort, and candidates arrive in id order, so equal probabilities (random models
+     * have many) stay in id order. Linear time, and int arrays only, which the browser runs
+     * fast: the sort is most of top-p's cost on a flat distribution of 32,000 tokens.
+     */
+    private void sortByKey(int n) {
+        int[] fromKeys = keys, fromIds = ids, toKeys = spareKeys, toIds = spareIds;
+        for (int shift = 0; shift < 31; shift += RADIX_BITS) {
+            Arrays.fill(counts, 0);
+            for (int i = 0; i < n; i++) {
+                counts[(fromKeys[i] >>> shift) & (RADIX - 1)]++;
+            }
+            int start = 0;
+            for (int digit = 0; digit < RADIX; digit++) {
+                int count = counts[digit];
+                counts[digit] = start;
+                start += count;
+            }
+            for (int i = 0; i < n; i++) {
+                int slot = counts[(fromKeys[i] >>> shift) & (RADIX - 1)]++;
+                toKeys[slot] = fromKeys[i];
+                toIds[slot] = fromIds[i];
+            }
+            int[] t = fromKeys;
+            fromKeys = toKeys;
+            toKeys = t;
+            t = fromIds;
+            fromIds = toIds;
+            toIds = t;
+        }
+        // Three passes leave the result in the spare arrays.
+        System.arraycopy(fromIds, 0, ids, 0, n);
     }
 
     /** run.c's xorshift64* generator. */
