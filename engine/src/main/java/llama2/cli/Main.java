@@ -64,9 +64,13 @@ public final class Main {
 
     /** Runs a command line, printing results to {@code out}; returns the exit status. */
     static int run(String[] args, PrintStream out) throws IOException {
-        if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
+        if (args.length == 0) {
+            System.err.print(USAGE); // like run.c: usage on stderr, status 1
+            return 1;
+        }
+        if (args[0].equals("--help") || args[0].equals("-h")) {
             out.print(USAGE);
-            return args.length == 0 ? 1 : 0;
+            return 0;
         }
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         switch (args[0]) {
