@@ -88,6 +88,17 @@ class BpeTrainerTest {
     }
 
     @Test
+    void smallestVocabularies() {
+        // 259: the fixed pieces only (no " " piece, so neither run.c nor the engine can encode with it)
+        assertEquals(259, BpeTrainer.train(STORIES, 259).tokenizer().vocabSize());
+        // 260: the space is the one learned piece; everything else is spelled in bytes
+        Tokenizer t = BpeTrainer.train(STORIES, 260).tokenizer();
+        assertEquals(" ", new String(t.piece(259), StandardCharsets.UTF_8));
+        int[] ids = t.encode("Hi you", false, false);
+        assertArrayEquals(new int[] {259, 'H' + 3, 'i' + 3, 259, 'y' + 3, 'o' + 3, 'u' + 3}, ids);
+    }
+
+    @Test
     void tooSmallVocabularyOrTextIsAnError() {
         assertThrows(BadInputException.class, () -> BpeTrainer.train(STORIES, 258));
         assertThrows(BadInputException.class, () -> BpeTrainer.train(List.of("ab ab"), 5000));
