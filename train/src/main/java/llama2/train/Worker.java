@@ -181,10 +181,16 @@ public final class Worker {
     }
 
     /**
+     * Attention is computed in blocks of this many query rows: a block only needs the keys up to
+     * its last row, which skips most of the masked half of the score matrix.
+     */
+    private static final int CAUSAL_BLOCK = 32;
+
+    /**
      * Causal multi-head attention with grouped keys/values, per head as two matrix products
      * {@code S = Q Kᵀ / sqrt(head_size)} and {@code O = softmax(S) V}; keeps the attention weights.
-     * The products run over the full square (the masked half is zero), which wastes half their
-     * arithmetic but lets them use the fast kernel.
+     * Each block of query rows multiplies only by the keys its rows can see (the rest of its masked
+     * part is computed and then zeroed, a small waste that keeps the products in the fast kernel).
      */
     private void attention(int layer, int n) {
         int hs = l.headSize, d = l.dim, kv = l.kvDim, kvMul = l.heads / l.kvHeads;
@@ -193,7 +199,10 @@ public final class Worker {
         for (int h = 0; h < l.heads; h++) {
             int kvOff = (h / kvMul) * hs, s0 = h * n * n;
             Kernels.transpose(kl, kvOff, kv, kT, 0, n, hs);
-            Kernels.gemm(al, s0, n, ql, h * hs, d, 1, kT, 0, n, n, hs, n, false);
+            for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
+                int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
+                Kernels.gemm(al, s0 + r0 * n, n, ql, r0 * d + h * hs, d, 1, kT, 0, n, r1 - r0, hs, r1, false);
+            }
             for (int t = 0; t < n; t++) {
                 int row = s0 + t * n;
                 for (int u = 0; u <= t; u++) {
@@ -202,7 +211,10 @@ public final class Worker {
                 softmax(al, row, t + 1);
                 Arrays.fill(al, row + t + 1, row + n, 0f);
             }
-            Kernels.gemm(out, h * hs, d, al, s0, n, 1, vl, kvOff, kv, n, n, hs, false);
+            for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
+                int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
+                Kernels.gemm(out, r0 * d + h * hs, d, al, s0 + r0 * n, n, 1, vl, kvOff, kv, r1 - r0, r1, hs, false);
+            }
         }
     }
 
@@ -318,7 +330,11 @@ public final class Worker {
         }
     }
 
-    /** From {@link #dao}, writes dq, dk and dv (before RoPE's inverse rotation). */
+    /**
+     * From {@link #dao}, writes dq, dk and dv (before RoPE's inverse rotation). Blocked like the
+     * forward pass: query rows [r0, r1) see keys below r1, and keys [r0, r1) are seen by queries
+     * from r0 on.
+     */
     private void attentionBackward(int layer, int n) {
         int hs = l.headSize, d = l.dim, kv = l.kvDim, kvMul = l.heads / l.kvHeads;
         float scale = 1.0f / (float) Math.sqrt(hs);
@@ -329,8 +345,12 @@ public final class Worker {
             int kvOff = (h / kvMul) * hs, s0 = h * n * n;
             // dP = dO Vᵀ ;  dV += Pᵀ dO
             Kernels.transpose(vl, kvOff, kv, vT, 0, n, hs);
-            Kernels.gemm(dS, 0, n, dao, h * hs, d, 1, vT, 0, n, n, hs, n, false);
-            Kernels.gemm(dv, kvOff, kv, al, s0, 1, n, dao, h * hs, d, n, n, hs, true);
+            for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
+                int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
+                Kernels.gemm(dS, r0 * n, n, dao, r0 * d + h * hs, d, 1, vT, 0, n, r1 - r0, hs, r1, false);
+                Kernels.gemm(dv, r0 * kv + kvOff, kv, al, s0 + r0 + r0 * n, 1, n, dao, r0 * d + h * hs, d,
+                        r1 - r0, n - r0, hs, true);
+            }
             // softmax backward, with the 1/sqrt(head_size) of the scores folded in
             for (int t = 0; t < n; t++) {
                 int row = t * n, pRow = s0 + t * n;
@@ -344,8 +364,12 @@ public final class Worker {
                 Arrays.fill(dS, row + t + 1, row + n, 0f);
             }
             // dQ = dS K ;  dK += dSᵀ Q
-            Kernels.gemm(dq, h * hs, d, dS, 0, n, 1, kl, kvOff, kv, n, n, hs, false);
-            Kernels.gemm(dk, kvOff, kv, dS, 0, 1, n, ql, h * hs, d, n, n, hs, true);
+            for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
+                int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
+                Kernels.gemm(dq, r0 * d + h * hs, d, dS, r0 * n, n, 1, kl, kvOff, kv, r1 - r0, r1, hs, false);
+                Kernels.gemm(dk, r0 * kv + kvOff, kv, dS, r0 + r0 * n, 1, n, ql, r0 * d + h * hs, d,
+                        r1 - r0, n - r0, hs, true);
+            }
         }
     }
 }

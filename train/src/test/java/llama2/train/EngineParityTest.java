@@ -22,7 +22,7 @@ class EngineParityTest {
 
     static Model model(boolean shared) {
         // head size 8 and hidden 48 leave remainders in the vector kernels; 2 key/value heads for 4
-        Config config = new Config(32, 48, 2, 4, 2, 67, 16, shared).validate("test");
+        Config config = new Config(32, 48, 2, 4, 2, 67, 48, shared).validate("test"); // 48: a full and a partial attention block
         ParameterLayout layout = new ParameterLayout(config);
         float[] params = layout.initialise(new Rng(5));
         for (int i = 0; i < params.length; i++) {
