@@ -65,7 +65,8 @@ final class ModelCommands {
             Each story is encoded with BOS and scored on every token after it; a story longer than
             seq_len is scored in consecutive windows, each restarted with BOS. Prints the mean
             cross-entropy per token, the perplexity, and last, bits per byte: total nats / ln 2 /
-            UTF-8 bytes of the stories.
+            UTF-8 bytes of the stories. A version 2 (Q8_0) file is scored with its dequantized
+            weights in float arithmetic (runq.c also quantizes the activations).
             """;
 
     static void eval(String[] argv, PrintStream out) {
