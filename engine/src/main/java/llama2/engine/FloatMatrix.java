@@ -1,18 +1,39 @@
 package llama2.engine;
 
-/** A float32 weight matrix: run.c's arithmetic. */
+/**
+ * A float32 weight matrix: run.c's arithmetic.
+ *
+ * <p>Kept in row blocks for {@link #multiply}: each run of sixteen rows is stored column by column,
+ * so the sixteen weights that meet {@code x[j]} lie side by side. Rows left over after the last full
+ * block stay row-major at the end. {@link #values()} and {@link #copyRow} give the row-major view.
+ */
 public final class FloatMatrix implements Matrix {
+    /** Rows per block: sixteen measured as fast as eight in Chromium and faster on the JVM. */
+    private static final int BLOCK = 16;
+
     private final int rows;
     private final int cols;
-    private final float[] values;
+    private final int blockedRows;  // rows stored in blocks; the rest follow, row-major
+    private final float[] blocked;
 
+    /** Takes over {@code values} (row-major) and rearranges it in place. */
     public FloatMatrix(int rows, int cols, float[] values) {
         if ((long) rows * cols != values.length) {
             throw new IllegalArgumentException(rows + "x" + cols + " matrix given " + values.length + " values");
         }
         this.rows = rows;
         this.cols = cols;
-        this.values = values;
+        this.blockedRows = rows - rows % BLOCK;
+        this.blocked = values;
+        float[] block = new float[BLOCK * cols];
+        for (int start = 0; start < blockedRows * cols; start += block.length) {
+            System.arraycopy(values, start, block, 0, block.length);
+            for (int k = 0; k < BLOCK; k++) {
+                for (int j = 0; j < cols; j++) {
+                    values[start + j * BLOCK + k] = block[k * cols + j];
+                }
+            }
+        }
     }
 
     @Override
@@ -25,34 +46,52 @@ public final class FloatMatrix implements Matrix {
         return cols;
     }
 
-    /** The weights, row-major; shared, not copied. */
+    /** The weights, row-major: a new array. */
     public float[] values() {
+        float[] values = new float[rows * cols];
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            copyRow(r, row);
+            System.arraycopy(row, 0, values, r * cols, cols);
+        }
         return values;
     }
 
     /**
      * Each row's dot product is one float sum with j ascending, exactly as run.c, so results
-     * are bit-identical to the reference. Eight rows are computed side by side only so that the
-     * CPU has eight independent additions in flight instead of waiting on one chain.
+     * are bit-identical to the reference. The sixteen rows of a block are summed side by side
+     * only so that the CPU has sixteen independent additions in flight instead of waiting on one
+     * chain. The block layout turns the sixteen reads per {@code x[j]} into one contiguous run at
+     * a single running index {@code p}, instead of sixteen rows each with its own offset: on the
+     * stories15M shape that took the forward pass from about 110 to 160 tok/s per CPU-second in
+     * Chromium's Wasm GC, and more than doubled it on the JVM.
      */
     @Override
     public void multiply(float[] x, float[] out) {
         int n = cols;
-        float[] w = values;
-        int i = 0;
-        for (; i + 8 <= rows; i += 8) {
-            int r0 = i * n, r1 = r0 + n, r2 = r1 + n, r3 = r2 + n, r4 = r3 + n, r5 = r4 + n, r6 = r5 + n, r7 = r6 + n;
+        float[] w = blocked;
+        int p = 0;
+        for (int i = 0; i < blockedRows; i += BLOCK) {
             float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
-            for (int j = 0; j < n; j++) {
+            float s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f, s12 = 0f, s13 = 0f, s14 = 0f, s15 = 0f;
+            for (int j = 0; j < n; j++, p += BLOCK) {
                 float xj = x[j];
-                s0 += w[r0 + j] * xj;
-                s1 += w[r1 + j] * xj;
-                s2 += w[r2 + j] * xj;
-                s3 += w[r3 + j] * xj;
-                s4 += w[r4 + j] * xj;
-                s5 += w[r5 + j] * xj;
-                s6 += w[r6 + j] * xj;
-                s7 += w[r7 + j] * xj;
+                s0 += w[p] * xj;
+                s1 += w[p + 1] * xj;
+                s2 += w[p + 2] * xj;
+                s3 += w[p + 3] * xj;
+                s4 += w[p + 4] * xj;
+                s5 += w[p + 5] * xj;
+                s6 += w[p + 6] * xj;
+                s7 += w[p + 7] * xj;
+                s8 += w[p + 8] * xj;
+                s9 += w[p + 9] * xj;
+                s10 += w[p + 10] * xj;
+                s11 += w[p + 11] * xj;
+                s12 += w[p + 12] * xj;
+                s13 += w[p + 13] * xj;
+                s14 += w[p + 14] * xj;
+                s15 += w[p + 15] * xj;
             }
             out[i] = s0;
             out[i + 1] = s1;
@@ -62,8 +101,16 @@ public final class FloatMatrix implements Matrix {
             out[i + 5] = s5;
             out[i + 6] = s6;
             out[i + 7] = s7;
+            out[i + 8] = s8;
+            out[i + 9] = s9;
+            out[i + 10] = s10;
+            out[i + 11] = s11;
+            out[i + 12] = s12;
+            out[i + 13] = s13;
+            out[i + 14] = s14;
+            out[i + 15] = s15;
         }
-        for (; i < rows; i++) {
+        for (int i = blockedRows; i < rows; i++) {
             int r = i * n;
             float s = 0f;
             for (int j = 0; j < n; j++) {
@@ -75,6 +122,14 @@ public final class FloatMatrix implements Matrix {
 
     @Override
     public void copyRow(int row, float[] out) {
-        System.arraycopy(values, row * cols, out, 0, cols);
+        if (row >= blockedRows) {
+            System.arraycopy(blocked, row * cols, out, 0, cols);
+            return;
+        }
+        int k = row % BLOCK;
+        int start = (row - k) * cols + k;
+        for (int j = 0; j < cols; j++) {
+            out[j] = blocked[start + j * BLOCK];
+        }
     }
 }
