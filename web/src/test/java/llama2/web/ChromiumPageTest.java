@@ -69,8 +69,8 @@ class ChromiumPageTest {
 
         String ids = generate();
 
-        Path model = Paths.bundledModels().resolve("placeholder.bin");
-        Path tokenizer = Paths.bundledModels().resolve("placeholder-tokenizer.bin");
+        Path model = Paths.defaultModel().model();
+        Path tokenizer = Paths.defaultModel().tokenizer();
         assertEquals(Reference.jvmIds(model, tokenizer, 0.8f, 0.9f, 42, 120, prompt), ids);
         if (Reference.cliJar().isPresent()) { // built by the engine module earlier in the same reactor build
             assertEquals(Reference.cliIds(Reference.cliJar().get(), model, tokenizer, 0.8f, 0.9f, 42, 120, prompt), ids);
@@ -152,7 +152,7 @@ class ChromiumPageTest {
 
     @Test
     void theJavaScriptBuildRunsToo() throws IOException {
-        browser.open(server.url() + "?engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
+        browser.open(server.url() + "?model=placeholder&engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
         browser.awaitReady(LOAD);
         assertEquals("js", browser.engine());
         assertEquals("JavaScript", browser.element("engine").getText());
@@ -189,7 +189,7 @@ class ChromiumPageTest {
     void anUnknownModelInTheLinkFallsBackToTheDefault() {
         browser.open(server.url() + "?model=no-such-model");
         browser.awaitReady(LOAD);
-        assertEquals("placeholder", new Select(browser.element("model")).getFirstSelectedOption().getAttribute("value"));
+        assertEquals(Paths.defaultModel().id(), new Select(browser.element("model")).getFirstSelectedOption().getAttribute("value"));
         assertTrue(browser.element("status").getText().contains("no-such-model"), browser.element("status").getText());
     }
 

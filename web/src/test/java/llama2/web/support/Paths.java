@@ -1,7 +1,12 @@
 package llama2.web.support;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
 import org.junit.jupiter.api.Assumptions;
 
 /** Where the built site, the repository's models and the read-only ../shared folder are. */
@@ -22,6 +27,27 @@ public final class Paths {
     /** The repository's models/ folder (the bundled default model). */
     public static Path bundledModels() {
         return site().resolve("models");
+    }
+
+    /** The default model: the first entry of the site's {@code models.json}. */
+    public record DefaultModel(String id, Path model, Path tokenizer) {}
+
+    public static DefaultModel defaultModel() {
+        try {
+            String manifest = Files.readString(bundledModels().resolve("models.json"));
+            String first = manifest.substring(manifest.indexOf('{'), manifest.indexOf('}') + 1);
+            return new DefaultModel(field(first, "id"), site().resolve(field(first, "model")), site().resolve(field(first, "tokenizer")));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String field(String object, String name) {
+        Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\"([^\"]*)\"").matcher(object);
+        if (!m.find()) {
+            throw new IllegalStateException("models.json: the first entry has no \"" + name + "\"");
+        }
+        return m.group(1);
     }
 
     /** A file under ../shared; the calling test is skipped when it is missing. */
