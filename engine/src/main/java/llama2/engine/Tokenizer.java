@@ -32,7 +32,9 @@ public final class Tokenizer {
         for (int id = pieces.length - 1; id >= 0; id--) { // the first of duplicate pieces wins
             idOfPiece.put(key(pieces[id]), id);
         }
-        this.spaceId = idOfPiece.getOrDefault(" ", -1);
+        // The dummy prefix is a space, spelled like any other character: as its piece, or (in a
+        // vocabulary of bytes alone, where run.c would emit -1) by byte fallback.
+        this.spaceId = idOfPiece.getOrDefault(" ", ' ' + BYTE_OFFSET);
     }
 
     /** Reads {@code tokenizer.bin}; the vocabulary size comes from the model's header. */
@@ -107,9 +109,6 @@ public final class Tokenizer {
         int[] initial = new int[utf8.length + 1];
         int n = 0;
         if (utf8.length > 0) {
-            if (spaceId < 0) {
-                throw new BadInputException("tokenizer has no \" \" piece, which encoding needs as its dummy prefix");
-            }
             initial[n++] = spaceId;
         }
         n = splitCodePoints(utf8, initial, n);

@@ -24,8 +24,8 @@ final class TextCommands {
             usage: tokenizer --text train.txt --vocab N --out tokenizer.bin
             Learns a byte-fallback BPE vocabulary of N pieces (N >= 259: ids 0-2 special,
             3-258 the bytes, then merges and characters), deterministic for a given text.
-            Encoding (run.c's and the engine's) needs the piece " ", the first one learned:
-            N = 259 is the bare byte table, N >= 260 is usable.
+            N = 259 is the bare byte table: every character is spelled in bytes (the engine
+            spells the leading space as a byte too; run.c needs the piece " ", N >= 260).
             """;
 
     static void tokenizer(String[] argv, PrintStream out) throws IOException {
