@@ -11,6 +11,7 @@ import java.util.Locale;
 import llama2.engine.Config;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
+import llama2.web.support.Paths;
 import llama2.web.support.TestModels;
 
 /**
@@ -42,8 +43,8 @@ public final class Benchmark {
                 .writeManifest();
         try (DevServer server = new DevServer(0, List.of(overlay, site));
              Chromium browser = Chromium.start()) {
-            System.out.println("model        engine  sampling  steps   tok/s  tok/s per CPU-second   (best of " + RUNS + ")");
-            for (String model : List.of("placeholder", "random15M")) {
+            System.out.println("model              engine  sampling  steps   tok/s  tok/s per CPU-second   (best of " + RUNS + ")");
+            for (String model : List.of(Paths.defaultModel(site).id(), "random15M")) {
                 for (String engine : List.of("wasm", "js")) {
                     measure(browser, server, model, engine, "temperature=1&topp=0.9");
                 }
@@ -107,7 +108,7 @@ public final class Benchmark {
     }
 
     private static void report(String model, String engine, String sampling, int steps, double tokps, double perCpu) {
-        System.out.println(String.format(Locale.ROOT, "%-12s %-7s %-8s  %5d  %6.1f  %8.1f",
+        System.out.println(String.format(Locale.ROOT, "%-18s %-7s %-8s  %5d  %6.1f  %8.1f",
                 model, engine, sampling, steps, tokps, perCpu));
     }
 

@@ -33,10 +33,15 @@ public final class Paths {
     public record DefaultModel(String id, Path model, Path tokenizer) {}
 
     public static DefaultModel defaultModel() {
+        return defaultModel(site());
+    }
+
+    /** The default model of the site built in {@code site}. */
+    public static DefaultModel defaultModel(Path site) {
         try {
-            String manifest = Files.readString(bundledModels().resolve("models.json"));
+            String manifest = Files.readString(site.resolve("models/models.json"));
             String first = manifest.substring(manifest.indexOf('{'), manifest.indexOf('}') + 1);
-            return new DefaultModel(field(first, "id"), site().resolve(field(first, "model")), site().resolve(field(first, "tokenizer")));
+            return new DefaultModel(field(first, "id"), site.resolve(field(first, "model")), site.resolve(field(first, "tokenizer")));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
