@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 import llama2.engine.BadInputException;
 
@@ -60,42 +61,33 @@ final class Args {
     }
 
     int integer(String flag, int fallback) {
-        String v = values.get(flag);
-        if (v == null) {
-            return fallback;
-        }
-        try {
-            return Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new BadInputException(command + ": " + flag + " expects an integer, got '" + v + "'");
-        }
+        return parsed(flag, fallback, Integer::parseInt, "an integer");
     }
 
     long longValue(String flag, long fallback) {
-        String v = values.get(flag);
-        if (v == null) {
-            return fallback;
-        }
-        try {
-            return Long.parseLong(v);
-        } catch (NumberFormatException e) {
-            throw new BadInputException(command + ": " + flag + " expects an integer, got '" + v + "'");
-        }
+        return parsed(flag, fallback, Long::parseLong, "an integer");
     }
 
     float number(String flag, float fallback) {
-        String v = values.get(flag);
-        if (v == null) {
-            return fallback;
-        }
-        try {
+        return parsed(flag, fallback, v -> {
             float f = Float.parseFloat(v);
             if (!Float.isFinite(f)) {
                 throw new NumberFormatException();
             }
             return f;
+        }, "a number");
+    }
+
+    /** The flag's value read by {@code parse}, or {@code fallback} when the flag is absent. */
+    private <T> T parsed(String flag, T fallback, Function<String, T> parse, String expected) {
+        String v = values.get(flag);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            return parse.apply(v);
         } catch (NumberFormatException e) {
-            throw new BadInputException(command + ": " + flag + " expects a number, got '" + v + "'");
+            throw new BadInputException(command + ": " + flag + " expects " + expected + ", got '" + v + "'");
         }
     }
 }
