@@ -6,18 +6,27 @@ package llama2.engine;
  *
  * <p>{@link #multiply} quantizes its input vector the same way first and sums int8 products in
  * int32 within each group, which is what makes runq.c fast and what parity requires.
+ *
+ * <p>Like {@link FloatMatrix}, the int8 values are kept in blocks of {@link #BLOCK} rows stored
+ * column by column, rows left after the last full block row-major at the end; {@link #values()}
+ * and {@link #copyRow} give the row-major view. The scales stay row-major.
  */
 public final class QuantizedMatrix implements Matrix {
+    /** Rows per block: eight int and eight float sums fit the registers of a 64-bit CPU. */
+    private static final int BLOCK = 8;
+
     private final int rows;
     private final int cols;
     private final int groupSize;
-    private final byte[] values;
+    private final int blockedRows;  // rows stored in blocks; the rest follow, row-major
+    private final byte[] blocked;
     private final float[] scales;
 
     // The quantized input vector, reused by every call (the engine is single-threaded).
     private final byte[] inputValues;
     private final float[] inputScales;
 
+    /** Takes over {@code values} (row-major) and rearranges it in place; keeps {@code scales}. */
     public QuantizedMatrix(int rows, int cols, int groupSize, byte[] values, float[] scales) {
         if (groupSize <= 0 || cols % groupSize != 0) {
             throw new IllegalArgumentException("group size " + groupSize + " does not divide " + cols);
@@ -29,8 +38,18 @@ public final class QuantizedMatrix implements Matrix {
         this.rows = rows;
         this.cols = cols;
         this.groupSize = groupSize;
-        this.values = values;
+        this.blockedRows = rows - rows % BLOCK;
+        this.blocked = values;
         this.scales = scales;
+        byte[] block = new byte[BLOCK * cols];
+        for (int start = 0; start < blockedRows * cols; start += block.length) {
+            System.arraycopy(values, start, block, 0, block.length);
+            for (int k = 0; k < BLOCK; k++) {
+                for (int j = 0; j < cols; j++) {
+                    values[start + j * BLOCK + k] = block[k * cols + j];
+                }
+            }
+        }
         this.inputValues = new byte[cols];
         this.inputScales = new float[cols / groupSize];
     }
@@ -68,8 +87,17 @@ public final class QuantizedMatrix implements Matrix {
         return groupSize;
     }
 
-    /** The int8 values, row-major; shared, not copied. */
+    /** The int8 values, row-major: a new array. */
     public byte[] values() {
+        byte[] values = new byte[rows * cols];
+        System.arraycopy(blocked, blockedRows * cols, values, blockedRows * cols, (rows - blockedRows) * cols);
+        for (int start = 0; start < blockedRows * cols; start += BLOCK * cols) {
+            for (int k = 0; k < BLOCK; k++) {
+                for (int j = 0; j < cols; j++) {
+                    values[start + k * cols + j] = blocked[start + j * BLOCK + k];
+                }
+            }
+        }
         return values;
     }
 
@@ -79,9 +107,9 @@ public final class QuantizedMatrix implements Matrix {
     }
 
     /**
-     * Per row, per group: an exact int32 sum of int8 products, then one float step. Integer
-     * sums do not depend on their order, so each group is summed four rows at a time, which
-     * keeps the CPU busy; the float steps stay in runq.c's order.
+     * Per row, per group: an exact int32 sum of int8 products, then one float step in runq.c's
+     * order. The eight rows of a block are summed side by side, their eight weights for one
+     * input value read as one contiguous run (the block layout), which keeps the CPU busy.
      */
     @Override
     public void multiply(float[] x, float[] out) {
@@ -89,40 +117,50 @@ public final class QuantizedMatrix implements Matrix {
         int gs = groupSize;
         int groups = cols / gs;
         byte[] xq = inputValues;
-        byte[] w = values;
-        int i = 0;
-        for (; i + 4 <= rows; i += 4) {
-            int r0 = i * cols, r1 = r0 + cols, r2 = r1 + cols, r3 = r2 + cols;
+        byte[] w = blocked;
+        int p = 0;
+        for (int i = 0; i < blockedRows; i += BLOCK) {
             int g0 = i * groups;
-            float v0 = 0f, v1 = 0f, v2 = 0f, v3 = 0f;
+            float v0 = 0f, v1 = 0f, v2 = 0f, v3 = 0f, v4 = 0f, v5 = 0f, v6 = 0f, v7 = 0f;
             for (int g = 0; g < groups; g++) {
-                int start = g * gs;
-                int s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-                for (int k = start; k < start + gs; k++) {
+                int s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+                int end = (g + 1) * gs;
+                for (int k = g * gs; k < end; k++, p += BLOCK) {
                     int xk = xq[k];
-                    s0 += xk * w[r0 + k];
-                    s1 += xk * w[r1 + k];
-                    s2 += xk * w[r2 + k];
-                    s3 += xk * w[r3 + k];
+                    s0 += xk * w[p];
+                    s1 += xk * w[p + 1];
+                    s2 += xk * w[p + 2];
+                    s3 += xk * w[p + 3];
+                    s4 += xk * w[p + 4];
+                    s5 += xk * w[p + 5];
+                    s6 += xk * w[p + 6];
+                    s7 += xk * w[p + 7];
                 }
                 float xs = inputScales[g];
                 v0 += ((float) s0) * scales[g0 + g] * xs;
                 v1 += ((float) s1) * scales[g0 + groups + g] * xs;
                 v2 += ((float) s2) * scales[g0 + 2 * groups + g] * xs;
                 v3 += ((float) s3) * scales[g0 + 3 * groups + g] * xs;
+                v4 += ((float) s4) * scales[g0 + 4 * groups + g] * xs;
+                v5 += ((float) s5) * scales[g0 + 5 * groups + g] * xs;
+                v6 += ((float) s6) * scales[g0 + 6 * groups + g] * xs;
+                v7 += ((float) s7) * scales[g0 + 7 * groups + g] * xs;
             }
             out[i] = v0;
             out[i + 1] = v1;
             out[i + 2] = v2;
             out[i + 3] = v3;
+            out[i + 4] = v4;
+            out[i + 5] = v5;
+            out[i + 6] = v6;
+            out[i + 7] = v7;
         }
-        for (; i < rows; i++) {
+        for (int i = blockedRows; i < rows; i++) {
             int row = i * cols;
             float val = 0f;
             for (int g = 0; g < groups; g++) {
-                int start = g * gs;
                 int isum = 0;
-                for (int k = start; k < start + gs; k++) {
+                for (int k = g * gs; k < (g + 1) * gs; k++) {
                     isum += xq[k] * w[row + k];
                 }
                 val += ((float) isum) * scales[i * groups + g] * inputScales[g];
@@ -162,9 +200,17 @@ public final class QuantizedMatrix implements Matrix {
 
     @Override
     public void copyRow(int row, float[] out) {
-        int start = row * cols;
+        int first = row * cols; // the row's first weight, for its scales
+        if (row >= blockedRows) {
+            for (int j = 0; j < cols; j++) {
+                out[j] = blocked[first + j] * scales[(first + j) / groupSize];
+            }
+            return;
+        }
+        int k = row % BLOCK;
+        int start = (row - k) * cols + k;
         for (int j = 0; j < cols; j++) {
-            out[j] = values[start + j] * scales[(start + j) / groupSize];
+            out[j] = blocked[start + j * BLOCK] * scales[(first + j) / groupSize];
         }
     }
 }
