@@ -17,9 +17,16 @@ public final class Shared {
     private Shared() {}
 
     public static Path dir() {
-        Path dir = Path.of(System.getProperty("shared.dir", "../shared"));
-        assumeTrue(Files.isDirectory(dir.resolve("llama2")), "no shared material at " + dir.toAbsolutePath());
-        return dir;
+        assumeTrue(exists(), "no shared material at " + location().toAbsolutePath());
+        return location();
+    }
+
+    public static boolean exists() {
+        return Files.isDirectory(location().resolve("llama2"));
+    }
+
+    private static Path location() {
+        return Path.of(System.getProperty("shared.dir", "../shared"));
     }
 
     public static Path model(String name) {
