@@ -80,9 +80,4 @@ public final class Chat {
         }
         return new Step(next, pos, shown);
     }
-
-    /** True when the last step ended the assistant's turn (it sampled EOS). */
-    public boolean assistantFinished() {
-        return next == Tokenizer.EOS && !userTurn;
-    }
 }

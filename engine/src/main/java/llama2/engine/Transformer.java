@@ -23,6 +23,7 @@ public final class Transformer {
     private final float[] logits;
     private final float[][] keyCache;   // per layer, seqLen rows of kvDim
     private final float[][] valueCache;
+    private final float[] ropeFreq;     // per pair of a head: the same at every position
     private final float[] ropeCos;      // per pair of a head, at the current position
     private final float[] ropeSin;
     private final float attentionScale;
@@ -40,6 +41,10 @@ public final class Transformer {
         logits = new float[c.vocabSize()];
         keyCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
         valueCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
+        ropeFreq = new float[c.headSize() / 2];
+        for (int i = 0; i < c.headSize(); i += 2) {
+            ropeFreq[i / 2] = 1.0f / FloatMath.pow(10000.0f, i / (float) c.headSize());
+        }
         ropeCos = new float[c.headSize() / 2];
         ropeSin = new float[c.headSize() / 2];
         attentionScale = (float) Math.sqrt(c.headSize());
@@ -186,16 +191,15 @@ public final class Transformer {
     }
 
     /**
-     * RoPE angles for this position. run.c recomputes them per element of every head; they
-     * depend only on the place within the head, so one head's worth serves all.
+     * RoPE angles for this position. run.c recomputes them per element of every head and layer;
+     * they depend only on the place within the head (and the frequency not even on the
+     * position), so one head's worth per position serves all, with the same values.
      */
     private void computeRope(int pos) {
-        int headSize = c.headSize();
-        for (int i = 0; i < headSize; i += 2) {
-            float freq = 1.0f / FloatMath.pow(10000.0f, i / (float) headSize);
-            float val = pos * freq;
-            ropeCos[i / 2] = FloatMath.cos(val);
-            ropeSin[i / 2] = FloatMath.sin(val);
+        for (int pair = 0; pair < ropeFreq.length; pair++) {
+            float val = pos * ropeFreq[pair];
+            ropeCos[pair] = FloatMath.cos(val);
+            ropeSin[pair] = FloatMath.sin(val);
         }
     }
 
