@@ -18,11 +18,15 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 /**
  * Debian's headless Chromium driven by Selenium, with the flags this sandboxed machine needs
  * (no background networking: the machine's closed network refuses it) and a fresh profile, so
- * Cache Storage starts empty.
+ * Cache Storage starts empty. Another Chrome or Chromium can be named with {@code -Dchromium.binary=}
+ * and {@code -Dchromium.driver=} (or the environment variables {@code CHROMIUM_BINARY} and
+ * {@code CHROMEDRIVER}); {@code -Dchromium.required=true} (or {@code CHROMIUM_REQUIRED=true}) makes
+ * a missing browser fail the tests instead of skipping them, as on CI.
  */
 public final class Chromium implements AutoCloseable {
-    public static final Path BROWSER = Path.of("/usr/bin/chromium");
-    public static final Path DRIVER = Path.of("/usr/bin/chromedriver");
+    public static final Path BROWSER = Path.of(setting("chromium.binary", "CHROMIUM_BINARY", "/usr/bin/chromium"));
+    public static final Path DRIVER = Path.of(setting("chromium.driver", "CHROMEDRIVER", "/usr/bin/chromedriver"));
+    private static final boolean REQUIRED = Boolean.parseBoolean(setting("chromium.required", "CHROMIUM_REQUIRED", "false"));
 
     private final Path profile;
     private final ChromeDriver driver;
@@ -41,11 +45,20 @@ public final class Chromium implements AutoCloseable {
         driver = new ChromeDriver(service, options);
     }
 
+    private static String setting(String property, String variable, String fallback) {
+        String value = System.getProperty(property, System.getenv(variable));
+        return value == null || value.isBlank() ? fallback : value;
+    }
+
     /** Starts Chromium, or skips the calling test with the reason when it is not installed. */
     public static Chromium start() throws IOException {
-        Assumptions.assumeTrue(Files.isExecutable(BROWSER) && Files.isExecutable(DRIVER),
-                "skipped: headless Chromium tests need Debian's chromium and chromium-driver "
-                        + "(apt-get install -y chromium chromium-driver)");
+        boolean installed = Files.isExecutable(BROWSER) && Files.isExecutable(DRIVER);
+        String missing = BROWSER + " or " + DRIVER + " is missing: headless Chromium tests need Debian's chromium and "
+                + "chromium-driver (apt-get install -y chromium chromium-driver), or -Dchromium.binary= and -Dchromium.driver=";
+        if (REQUIRED && !installed) {
+            throw new AssertionError(missing);
+        }
+        Assumptions.assumeTrue(installed, "skipped: " + missing);
         return new Chromium();
     }
 
