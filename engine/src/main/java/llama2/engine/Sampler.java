@@ -12,7 +12,7 @@ public final class Sampler {
     private final int vocabSize;
     private final float temperature;
     private final float topp;
-    private long state;
+    private final Xorshift random;
     // top-p scratch: the candidate tokens, their sort keys, and room for the radix sort
     private final int[] ids;
     private final int[] keys;
@@ -30,7 +30,7 @@ public final class Sampler {
         this.vocabSize = vocabSize;
         this.temperature = temperature;
         this.topp = topp;
-        this.state = seed;
+        this.random = new Xorshift(seed);
         this.ids = new int[vocabSize];
         this.keys = new int[vocabSize];
         this.spareIds = new int[vocabSize];
@@ -46,7 +46,7 @@ public final class Sampler {
             logits[i] /= temperature;
         }
         Transformer.softmax(logits, vocabSize);
-        float coin = randomFloat();
+        float coin = random.nextFloat();
         if (topp <= 0f || topp >= 1f) {
             return sampleMultinomial(logits, coin);
         }
@@ -157,18 +157,5 @@ public final class Sampler {
         }
         // Three passes leave the result in the spare arrays.
         System.arraycopy(fromIds, 0, ids, 0, n);
-    }
-
-    /** run.c's xorshift64* generator. */
-    private int randomInt() {
-        state ^= state >>> 12;
-        state ^= state << 25;
-        state ^= state >>> 27;
-        return (int) ((state * 0x2545F4914F6CDD1DL) >>> 32);
-    }
-
-    /** A float in [0, 1) from the top 24 bits. */
-    private float randomFloat() {
-        return (randomInt() >>> 8) / 16777216.0f;
     }
 }

@@ -1,30 +1,29 @@
 package llama2.train;
 
+import llama2.engine.Xorshift;
+
 /**
- * The trainer's only source of randomness: xorshift64* as in llama2.c's sampler, so that its
- * whole state is one long that a checkpoint can save and a resumed run can restore exactly.
+ * The trainer's only source of randomness: the sampler's {@link Xorshift}, so that its whole
+ * state is one long that a checkpoint can save and a resumed run can restore exactly.
  */
 public final class Rng {
-    private long state;
+    private final Xorshift generator;
 
     public Rng(long seed) {
         // a zero state would stay zero forever
-        this.state = seed == 0 ? 0x9E3779B97F4A7C15L : seed;
+        this.generator = new Xorshift(seed == 0 ? 0x9E3779B97F4A7C15L : seed);
     }
 
     public long state() {
-        return state;
+        return generator.state();
     }
 
     public void setState(long state) {
-        this.state = state;
+        generator.setState(state);
     }
 
     public long nextLong() {
-        state ^= state >>> 12;
-        state ^= state << 25;
-        state ^= state >>> 27;
-        return state * 0x2545F4914F6CDD1DL;
+        return generator.nextLong();
     }
 
     /** Uniform in [0, bound). */
