@@ -61,12 +61,9 @@ final class CheckpointWriter {
         int half = c.headSize() / 2;
         float[] cos = new float[c.seqLen() * half];
         float[] sin = new float[cos.length];
+        float[] freq = Rope.frequencies(c.headSize());
         for (int t = 0; t < c.seqLen(); t++) {
-            for (int i = 0; i < half; i++) {
-                double freq = 1.0 / Math.pow(10000.0, 2.0 * i / c.headSize());
-                cos[t * half + i] = (float) Math.cos(t * freq);
-                sin[t * half + i] = (float) Math.sin(t * freq);
-            }
+            Rope.angles(freq, t, cos, sin, t * half);
         }
         out.writeFloats(cos);
         out.writeFloats(sin);

@@ -1,9 +1,9 @@
 package llama2.engine;
 
 /**
- * Single-precision {@code exp}, {@code sin}, {@code cos} and {@code pow} that return exactly the
- * bits that the reference llama2.c {@code run.c} gets from glibc 2.36's {@code expf}, {@code sinf},
- * {@code cosf} and {@code powf} on x86_64 with FMA/AVX2 (glibc's ifunc selects the {@code -mfma}
+ * Single-precision {@code exp}, {@code sin}, {@code cos} and {@code pow(10000, y)} that return
+ * exactly the bits that the reference llama2.c {@code run.c} gets from glibc 2.36's {@code expf},
+ * {@code sinf}, {@code cosf} and {@code powf} on x86_64 with FMA/AVX2 (glibc's ifunc selects the {@code -mfma}
  * builds of the generic ARM optimized-routines code there).
  *
  * <p>Why: those glibc functions are not correctly rounded, so {@code (float) Math.exp(x)} and
@@ -21,12 +21,9 @@ package llama2.engine;
  *
  * <p>Domains and verification (bit-for-bit against the real glibc functions on this machine):
  * {@link #exp}, {@link #sin} and {@link #cos} were compared over all 2^32 float inputs (special
- * values included) with zero mismatches. {@link #pow} implements glibc's full algorithm including
- * every special case (zero, inf, NaN, negative x with integer y, subnormal x, overflow and
- * underflow); it was compared over all 2^32 {@code y} for {@code x = 10000} (the RoPE use), all
- * 2^32 {@code x} for {@code y = 0.5}, and random pairs, with zero mismatches, so it is expected to
- * match for all inputs but that is not proven for every pair. NaN results are NaN, but their
- * sign/payload bits are not reproduced (Java and JavaScript canonicalise NaNs anyway). See
+ * values included) with zero mismatches. {@link #pow10000} serves one call, RoPE's frequencies, and
+ * was compared over every float exponent in [0, 1) with zero mismatches. NaN results are NaN, but
+ * their sign/payload bits are not reproduced (Java and JavaScript canonicalise NaNs anyway). See
  * {@code FloatMathTest}.
  */
 public final class FloatMath {
@@ -76,16 +73,6 @@ public final class FloatMath {
         int e1 = e >> 1;
         int e2 = e - e1;
         return d * Float.intBitsToFloat((e1 + 127) << 23) * Float.intBitsToFloat((e2 + 127) << 23);
-    }
-
-    /** Unsigned {@code a >= b} for ints (C's uint32_t comparisons). */
-    private static boolean unsignedGreaterOrEqual(int a, int b) {
-        return (a + Integer.MIN_VALUE) >= (b + Integer.MIN_VALUE);
-    }
-
-    /** Unsigned {@code a > b} for ints. */
-    private static boolean unsignedGreater(int a, int b) {
-        return (a + Integer.MIN_VALUE) > (b + Integer.MIN_VALUE);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -330,152 +317,23 @@ public final class FloatMath {
     }
 
     // ---------------------------------------------------------------------------------------
-    // pow
+    // pow(10000, y)
     // ---------------------------------------------------------------------------------------
 
-    /** log2 table: 16 subintervals of [OFF, 2*OFF]; 1/c (split HI+LO) and log2(c) per entry. */
-    private static final int LOG2_TABLE_BITS = 4;
-    private static final int LOG2_OFF = 0x3f330000;
-    private static final double[] LOG2_INVC = {
-        0x1.661ec79f8f3bep+0, 0x1.571ed4aaf883dp+0, 0x1.49539f0f010b0p+0, 0x1.3c995b0b80385p+0,
-        0x1.30d190c8864a5p+0, 0x1.25e227b0b8ea0p+0, 0x1.1bb4a4a1a343fp+0, 0x1.12358f08ae5bap+0,
-        0x1.0953f419900a7p+0, 0x1.0000000000000p+0, 0x1.e608cfd9a47acp-1, 0x1.ca4b31f026aa0p-1,
-        0x1.b2036576afce6p-1, 0x1.9c2d163a1aa2dp-1, 0x1.886e6037841edp-1, 0x1.767dcf5534862p-1,
-    };
-    private static final double[] LOG2_LOGC = {
-        -0x1.efec65b963019p-2, -0x1.b0b6832d4fca4p-2, -0x1.7418b0a1fb77bp-2, -0x1.39de91a6dcf7bp-2,
-        -0x1.01d9bf3f2b631p-2, -0x1.97c1d1b3b7af0p-3, -0x1.2f9e393af3c9fp-3, -0x1.960cbbf788d5cp-4,
-        -0x1.a6f9db6475fcep-5, 0.0, 0x1.338ca9f24f53dp-4, 0x1.476a9543891bap-3,
-        0x1.e840b4ac4e4d2p-3, 0x1.40645f0c6651cp-2, 0x1.88e9c2c1b9ff8p-2, 0x1.ce0a44eb17bccp-2,
-    };
-    /** LOG2_INVC with the low 24 significand bits cleared (float * HI is exact), and the rest. */
-    private static final double[] LOG2_INVC_HI = new double[LOG2_INVC.length];
-    private static final double[] LOG2_INVC_LO = new double[LOG2_INVC.length];
-    static {
-        for (int i = 0; i < LOG2_INVC.length; i++) {
-            LOG2_INVC_HI[i] = clearLow24Bits(LOG2_INVC[i]);
-            LOG2_INVC_LO[i] = LOG2_INVC[i] - LOG2_INVC_HI[i];
-        }
-    }
-    /** log1p(r)/ln2 ~ A4 r + A3 r^2 + A2 r^3 + A1 r^4 + A0 r^5. */
-    private static final double LOG2_A0 = 0x1.27616c9496e0bp-2;
-    private static final double LOG2_A1 = -0x1.71969a075c67ap-2;
-    private static final double LOG2_A2 = 0x1.ec70a6ca7baddp-2;
-    private static final double LOG2_A3 = -0x1.7154748bef6c8p-1;
-    private static final double LOG2_A4 = 0x1.71547652ab82bp+0;
+    /** What glibc's powf multiplies y by for x = 10000: its log2_inline(10000f), not log2(10000) rounded. */
+    private static final double LOG2_10000 = 0x1.a934f0979a22dp3;
     /** 1.5 * 2^47: adding it rounds to a multiple of 1/32. */
     private static final double EXP2_SHIFT_SCALED = 0x1.8p47;
-    /** Bounds on y*log2(x): overflow, underflow, and glibc's may-underflow (smallest subnormal). */
-    private static final double POW_OVERFLOW_BOUND = 0x1.fffffffd1d571p+6;
-    private static final double POW_UNDERFLOW_BOUND = -150.0;
-    private static final double POW_MAY_UNDERFLOW_BOUND = -149.0;
-    private static final int ONE_BITS = 0x3f800000;
-    private static final int INF_BITS = 0x7f800000;
-    private static final int MIN_NORMAL_BITS = 0x00800000;
-    private static final int QUIET_NAN_BIT = 0x00400000;
-
-    private static double clearLow24Bits(double d) {
-        // Runs once at class initialisation.
-        return Double.longBitsToDouble(Double.doubleToRawLongBits(d) & ~0xffffffL);
-    }
-
-    /** glibc zeroinfnan: true if the float bits are +-0, +-inf or NaN. */
-    private static boolean isZeroInfOrNaN(int bits) {
-        return unsignedGreaterOrEqual(2 * bits - 1, 2 * INF_BITS - 1);
-    }
-
-    /** True if the float bits are a signaling NaN (quiet bit clear); glibc issignaling. */
-    private static boolean isSignalingNaN(int bits) {
-        return unsignedGreater((bits ^ QUIET_NAN_BIT) & 0x7fffffff, 0x7fc00000);
-    }
-
-    /** glibc checkint on the bits of a non-zero finite float: 0 not integer, 1 odd, 2 even. */
-    private static int checkInt(int bits) {
-        int e = (bits >>> 23) & 0xff;
-        if (e < 0x7f) {
-            return 0;
-        }
-        if (e > 0x7f + 23) {
-            return 2;
-        }
-        if ((bits & ((1 << (0x7f + 23 - e)) - 1)) != 0) {
-            return 0;
-        }
-        if ((bits & (1 << (0x7f + 23 - e))) != 0) {
-            return 1;
-        }
-        return 2;
-    }
 
     /**
-     * glibc 2.36 {@code powf} (sysdeps/ieee754/flt-32/e_powf.c, FMA build), bit for bit.
-     * Algorithm: log2(x) in double from a 16-entry table (x = 2^k z, log2 z = log2 c +
-     * log1p(z/c - 1)/ln2 with a degree-5 polynomial), multiplied by y, then 2^(y log2 x) as in
-     * {@link #exp} (32-entry table, cubic). All special cases (zero, inf, NaN, negative x with
-     * integer y, subnormal x, overflow, underflow) follow glibc; only NaN payloads differ. Intended
-     * domain in the engine: x &gt; 0 finite, y finite (RoPE: {@code pow(10000, y)}, y in [0, 1)).
-     * Fused in the FMA build: z/c - 1 and the log2 polynomial steps, and the exp2 polynomial steps.
+     * glibc 2.36 {@code powf(10000, y)} (e_powf.c, FMA build), bit for bit, for {@code 0 <= y < 1}:
+     * the one use of pow in the engine, RoPE's {@code 10000^(i/head_size)}. With x fixed, powf's
+     * log2 step is the constant above; what remains is its exp2 step: y*log2(x) = k/32 + r with
+     * |r| <= 1/64, then 2^(k/32) from the table times a cubic in r, with glibc's fused steps.
+     * Verified against glibc's powf for every float y in [0, 1).
      */
-    public static float pow(float x, float y) {
-        int ix = Float.floatToRawIntBits(x);
-        int iy = Float.floatToRawIntBits(y);
-        boolean negative = false;
-        if (unsignedGreaterOrEqual(ix - MIN_NORMAL_BITS, INF_BITS - MIN_NORMAL_BITS)
-                || isZeroInfOrNaN(iy)) {
-            // x < 0x1p-126, or x is negative, inf or NaN, or y is 0, inf or NaN.
-            if (isZeroInfOrNaN(iy)) {
-                if (2 * iy == 0) {
-                    return isSignalingNaN(ix) ? x + y : 1.0f;
-                }
-                if (ix == ONE_BITS) {
-                    return isSignalingNaN(iy) ? x + y : 1.0f;
-                }
-                if (unsignedGreater(2 * ix, 2 * INF_BITS) || unsignedGreater(2 * iy, 2 * INF_BITS)) {
-                    return x + y; // NaN
-                }
-                if (2 * ix == 2 * ONE_BITS) {
-                    return 1.0f;
-                }
-                if (!unsignedGreaterOrEqual(2 * ix, 2 * ONE_BITS) == (iy >= 0)) {
-                    return 0.0f; // |x| < 1 and y == inf, or |x| > 1 and y == -inf
-                }
-                return y * y;
-            }
-            if (isZeroInfOrNaN(ix)) {
-                float x2 = x * x;
-                if (ix < 0 && checkInt(iy) == 1) {
-                    x2 = -x2;
-                }
-                return iy < 0 ? 1 / x2 : x2;
-            }
-            // x and y are non-zero finite.
-            if (ix < 0) {
-                int yint = checkInt(iy);
-                if (yint == 0) {
-                    return Float.NaN; // negative x, non-integer y
-                }
-                negative = yint == 1;
-                ix &= 0x7fffffff;
-            }
-            if (ix < MIN_NORMAL_BITS) {
-                // Normalize subnormal x so that the exponent becomes negative.
-                ix = Float.floatToRawIntBits(x * 0x1p23f) & 0x7fffffff;
-                ix -= 23 << 23;
-            }
-        }
-        double ylogx = y * log2(ix);
-        if (Math.abs(ylogx) >= 126.0) {
-            if (ylogx > POW_OVERFLOW_BOUND) {
-                return negative ? Float.NEGATIVE_INFINITY : Float.POSITIVE_INFINITY;
-            }
-            if (ylogx <= POW_UNDERFLOW_BOUND) {
-                return negative ? -0.0f : 0.0f;
-            }
-            if (ylogx < POW_MAY_UNDERFLOW_BOUND) {
-                return negative ? -Float.MIN_VALUE : Float.MIN_VALUE;
-            }
-        }
-        // exp2_inline: ylogx = k/32 + r, |r| <= 1/64, no fused operations here.
+    public static float pow10000(float y) {
+        double ylogx = y * LOG2_10000;
         double kd = (ylogx + EXP2_SHIFT_SCALED) - EXP2_SHIFT_SCALED;
         double r = ylogx - kd;
         int k = (int) (kd * (1 << EXP2_TABLE_BITS));
@@ -483,27 +341,6 @@ public final class FloatMath {
         double r2 = r * r;
         double p = fma(EXP2_C2, r, 1.0);
         p = fma(z, r2, p);
-        double result = scaleByPowerOfTwo(p * EXP2_TABLE[k & EXP2_TABLE_MASK], k >> EXP2_TABLE_BITS);
-        return (float) (negative ? -result : result);
-    }
-
-    /** glibc log2_inline for the bits of a positive normal(ized) float. */
-    private static double log2(int ix) {
-        // x = 2^k z with z in [OFF, 2*OFF); the subinterval index i picks c near z.
-        int tmp = ix - LOG2_OFF;
-        int i = (tmp >>> (23 - LOG2_TABLE_BITS)) & ((1 << LOG2_TABLE_BITS) - 1);
-        int top = tmp & 0xff800000;
-        int k = top >> 23;
-        double z = Float.intBitsToFloat(ix - top);
-        // r = fma(z, 1/c, -1): z * HI is exact and within [1/2, 2], so subtracting 1 is exact too.
-        double r = (z * LOG2_INVC_HI[i] - 1.0) + z * LOG2_INVC_LO[i];
-        double y0 = LOG2_LOGC[i] + k;
-        double r2 = r * r;
-        double y = fma(LOG2_A0, r, LOG2_A1);
-        double p = fma(LOG2_A2, r, LOG2_A3);
-        double r4 = r2 * r2;
-        double q = fma(LOG2_A4, r, y0);
-        q = fma(p, r2, q);
-        return fma(y, r4, q);
+        return (float) scaleByPowerOfTwo(p * EXP2_TABLE[k & EXP2_TABLE_MASK], k >> EXP2_TABLE_BITS);
     }
 }

@@ -24,7 +24,8 @@ public final class Transformer {
     private final float[][] keyCache;   // per layer, seqLen rows of kvDim
     private final float[][] valueCache;
     private final float[] ropeFreq;     // per pair of a head: the same at every position
-    private final float[] ropeCos;      // per pair of a head, at the current position
+    private final float[] ropeCos;      // per pair of a head, at the current position: run.c
+                                        // recomputes them for every head and layer, same values
     private final float[] ropeSin;
     private final float attentionScale;
 
@@ -41,10 +42,7 @@ public final class Transformer {
         logits = new float[c.vocabSize()];
         keyCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
         valueCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
-        ropeFreq = new float[c.headSize() / 2];
-        for (int i = 0; i < c.headSize(); i += 2) {
-            ropeFreq[i / 2] = 1.0f / FloatMath.pow(10000.0f, i / (float) c.headSize());
-        }
+        ropeFreq = Rope.frequencies(c.headSize());
         ropeCos = new float[c.headSize() / 2];
         ropeSin = new float[c.headSize() / 2];
         attentionScale = (float) Math.sqrt(c.headSize());
@@ -63,7 +61,7 @@ public final class Transformer {
             throw new BadInputException("position " + pos + " is outside the context [0, " + c.seqLen() + ")");
         }
         w.tokenEmbedding().copyRow(token, x);
-        computeRope(pos);
+        Rope.angles(ropeFreq, pos, ropeCos, ropeSin, 0);
         for (int l = 0; l < c.nLayers(); l++) {
             attention(l, pos);
             feedForward(l);
@@ -187,19 +185,6 @@ public final class Transformer {
         w.w2()[l].multiply(hb, xb);
         for (int i = 0; i < c.dim(); i++) {
             x[i] += xb[i];
-        }
-    }
-
-    /**
-     * RoPE angles for this position. run.c recomputes them per element of every head and layer;
-     * they depend only on the place within the head (and the frequency not even on the
-     * position), so one head's worth per position serves all, with the same values.
-     */
-    private void computeRope(int pos) {
-        for (int pair = 0; pair < ropeFreq.length; pair++) {
-            float val = pos * ropeFreq[pair];
-            ropeCos[pair] = FloatMath.cos(val);
-            ropeSin[pair] = FloatMath.sin(val);
         }
     }
 

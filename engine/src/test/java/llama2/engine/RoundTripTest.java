@@ -43,8 +43,8 @@ class RoundTripTest {
     void versionZeroIsByteIdenticalToLlamaCsExport() throws IOException {
         byte[] original = Shared.bytes(Shared.model("tiny32k_v0.bin"));
         byte[] rewritten = write(Checkpoint.read(ByteBuffer.wrap(original)).weights(), 0, 0);
-        // The RoPE tables are not read, and this engine computes them in double, not in torch's
-        // float32: everything else must be the same bytes.
+        // The RoPE tables are not read, and this engine computes them with run.c's float
+        // arithmetic, not torch's: everything else must be the same bytes.
         Config c = Shared.checkpoint("tiny32k_v0.bin").config();
         long ropeStart = Checkpoint.fileSize(c, 0, 0) - 2L * 4 * c.seqLen() * (c.headSize() / 2);
         assertArrayEquals(java.util.Arrays.copyOf(original, (int) ropeStart), java.util.Arrays.copyOf(rewritten, (int) ropeStart));

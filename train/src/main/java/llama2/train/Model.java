@@ -1,6 +1,7 @@
 package llama2.train;
 
 import llama2.engine.Config;
+import llama2.engine.Rope;
 
 /**
  * The weights being trained: one flat array in llama2.c's order (see {@link ParameterLayout}),
@@ -12,7 +13,7 @@ public final class Model {
     public final float[] params;
     /** Same offsets as {@link #params}; each matrix {@code [out][in]} stored as {@code [in][out]}. */
     final float[] transposed;
-    /** {@code [seqLen][headSize/2]}, computed as run.c does, in float. */
+    /** {@code [seqLen][headSize/2]}: {@link Rope}'s angles, the engine's. */
     final float[] ropeCos, ropeSin;
 
     public Model(ParameterLayout layout, float[] params) {
@@ -25,14 +26,9 @@ public final class Model {
         int half = layout.headSize / 2;
         ropeCos = new float[layout.seqLen * half];
         ropeSin = new float[layout.seqLen * half];
+        float[] freq = Rope.frequencies(layout.headSize);
         for (int pos = 0; pos < layout.seqLen; pos++) {
-            for (int j = 0; j < half; j++) {
-                int hd = 2 * j;
-                float freq = 1.0f / (float) Math.pow(10000.0f, hd / (float) layout.headSize);
-                float val = pos * freq;
-                ropeCos[pos * half + j] = (float) Math.cos(val);
-                ropeSin[pos * half + j] = (float) Math.sin(val);
-            }
+            Rope.angles(freq, pos, ropeCos, ropeSin, pos * half);
         }
         refreshTransposed();
     }
