@@ -8,7 +8,7 @@ package llama2.engine;
  * block stay row-major at the end. {@link #values()} and {@link #copyRow} give the row-major view.
  */
 public final class FloatMatrix implements Matrix {
-    /** Rows per block: sixteen measured as fast as eight in Chromium and faster on the JVM. */
+    /** Rows per block: sixteen sums fill the registers of a 64-bit CPU. */
     private static final int BLOCK = 16;
 
     private final int rows;
@@ -58,13 +58,9 @@ public final class FloatMatrix implements Matrix {
     }
 
     /**
-     * Each row's dot product is one float sum with j ascending, exactly as run.c, so results
-     * are bit-identical to the reference. The sixteen rows of a block are summed side by side
-     * only so that the CPU has sixteen independent additions in flight instead of waiting on one
-     * chain. The block layout turns the sixteen reads per {@code x[j]} into one contiguous run at
-     * a single running index {@code p}, instead of sixteen rows each with its own offset: on the
-     * stories15M shape that took the forward pass from about 110 to 160 tok/s per CPU-second in
-     * Chromium's Wasm GC, and more than doubled it on the JVM.
+     * {@link #multiplyPlain}, bit for bit: each row one float sum with j ascending, as run.c. The
+     * sixteen rows of a block are summed side by side, so sixteen independent additions are in
+     * flight and their sixteen weights for {@code x[j]} are one contiguous run.
      */
     @Override
     public void multiply(float[] x, float[] out) {
@@ -110,26 +106,33 @@ public final class FloatMatrix implements Matrix {
             out[i + 14] = s14;
             out[i + 15] = s15;
         }
-        for (int i = blockedRows; i < rows; i++) {
-            int r = i * n;
+        multiplyPlain(x, out, blockedRows, rows);
+    }
+
+    /** The meaning of {@link #multiply}, for rows [from, to): run.c's matmul. */
+    void multiplyPlain(float[] x, float[] out, int from, int to) {
+        for (int i = from; i < to; i++) {
             float s = 0f;
-            for (int j = 0; j < n; j++) {
-                s += w[r + j] * x[j];
+            for (int j = 0; j < cols; j++) {
+                s += blocked[index(i, j)] * x[j];
             }
             out[i] = s;
         }
     }
 
+    /** Where weight (i, j) is stored. */
+    private int index(int i, int j) {
+        if (i >= blockedRows) {
+            return i * cols + j;
+        }
+        int k = i % BLOCK;
+        return (i - k) * cols + j * BLOCK + k;
+    }
+
     @Override
     public void copyRow(int row, float[] out) {
-        if (row >= blockedRows) {
-            System.arraycopy(blocked, row * cols, out, 0, cols);
-            return;
-        }
-        int k = row % BLOCK;
-        int start = (row - k) * cols + k;
         for (int j = 0; j < cols; j++) {
-            out[j] = blocked[start + j * BLOCK];
+            out[j] = blocked[index(row, j)];
         }
     }
 }

@@ -107,9 +107,9 @@ public final class QuantizedMatrix implements Matrix {
     }
 
     /**
-     * Per row, per group: an exact int32 sum of int8 products, then one float step in runq.c's
-     * order. The eight rows of a block are summed side by side, their eight weights for one
-     * input value read as one contiguous run (the block layout), which keeps the CPU busy.
+     * {@link #multiplyPlain}, bit for bit: per row, per group, an exact int32 sum of int8 products,
+     * then one float step in runq.c's order. The eight rows of a block are summed side by side,
+     * their eight weights for one input value read as one contiguous run.
      */
     @Override
     public void multiply(float[] x, float[] out) {
@@ -155,18 +155,38 @@ public final class QuantizedMatrix implements Matrix {
             out[i + 6] = v6;
             out[i + 7] = v7;
         }
-        for (int i = blockedRows; i < rows; i++) {
-            int row = i * cols;
+        multiplyPlain(out, blockedRows, rows);
+    }
+
+    /** The meaning of {@link #multiply} for rows [from, to), on the quantized input: runq.c's matmul. */
+    private void multiplyPlain(float[] out, int from, int to) {
+        int groups = cols / groupSize;
+        for (int i = from; i < to; i++) {
             float val = 0f;
             for (int g = 0; g < groups; g++) {
                 int isum = 0;
-                for (int k = g * gs; k < (g + 1) * gs; k++) {
-                    isum += xq[k] * w[row + k];
+                for (int k = g * groupSize; k < (g + 1) * groupSize; k++) {
+                    isum += inputValues[k] * blocked[index(i, k)];
                 }
                 val += ((float) isum) * scales[i * groups + g] * inputScales[g];
             }
             out[i] = val;
         }
+    }
+
+    /** {@link #multiply} by the plain loop only, for tests. */
+    void multiplyPlain(float[] x, float[] out) {
+        quantizeInput(x);
+        multiplyPlain(out, 0, rows);
+    }
+
+    /** Where weight (i, j) is stored. */
+    private int index(int i, int j) {
+        if (i >= blockedRows) {
+            return i * cols + j;
+        }
+        int k = i % BLOCK;
+        return (i - k) * cols + j * BLOCK + k;
     }
 
     /** runq.c's {@code quantize}: C's round() rounds half away from zero, unlike the exporter. */
@@ -200,17 +220,8 @@ public final class QuantizedMatrix implements Matrix {
 
     @Override
     public void copyRow(int row, float[] out) {
-        int first = row * cols; // the row's first weight, for its scales
-        if (row >= blockedRows) {
-            for (int j = 0; j < cols; j++) {
-                out[j] = blocked[first + j] * scales[(first + j) / groupSize];
-            }
-            return;
-        }
-        int k = row % BLOCK;
-        int start = (row - k) * cols + k;
         for (int j = 0; j < cols; j++) {
-            out[j] = blocked[start + j * BLOCK] * scales[(first + j) / groupSize];
+            out[j] = blocked[index(row, j)] * scales[(row * cols + j) / groupSize];
         }
     }
 }

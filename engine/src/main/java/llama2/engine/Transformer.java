@@ -89,86 +89,13 @@ public final class Transformer {
         for (int h = 0; h < c.nHeads(); h++) {
             int qOffset = h * headSize;
             int kvOffset = h / c.kvMul() * headSize;
-            scoreAllPositions(qOffset, kvOffset, keys, pos);
+            Attention.scores(q, qOffset, keys, kvOffset, kvDim, headSize, pos + 1, attentionScale, att);
             softmax(att, pos + 1);
-            mixValues(qOffset, kvOffset, values, pos);
+            Attention.mixValues(att, pos + 1, values, kvOffset, kvDim, headSize, xb, qOffset);
         }
         w.wo()[l].multiply(xb, xb2);
         for (int i = 0; i < c.dim(); i++) {
             x[i] += xb2[i];
-        }
-    }
-
-    /** att[t] = (q_h · k_t) / sqrt(head_size) for this head, t = 0..pos. */
-    private void scoreAllPositions(int qOffset, int kvOffset, float[] keys, int pos) {
-        int kvDim = c.kvDim();
-        int headSize = c.headSize();
-        // Scores of four positions at a time: four independent sums in flight, each in run.c's
-        // order (i ascending), so the CPU does not wait on one chain of additions.
-        int t = 0;
-        for (; t + 4 <= pos + 1; t += 4) {
-            int k0 = t * kvDim + kvOffset, k1 = k0 + kvDim, k2 = k1 + kvDim, k3 = k2 + kvDim;
-            float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f;
-            for (int i = 0; i < headSize; i++) {
-                float qi = q[qOffset + i];
-                s0 += qi * keys[k0 + i];
-                s1 += qi * keys[k1 + i];
-                s2 += qi * keys[k2 + i];
-                s3 += qi * keys[k3 + i];
-            }
-            att[t] = s0 / attentionScale;
-            att[t + 1] = s1 / attentionScale;
-            att[t + 2] = s2 / attentionScale;
-            att[t + 3] = s3 / attentionScale;
-        }
-        for (; t <= pos; t++) {
-            int k = t * kvDim + kvOffset;
-            float score = 0f;
-            for (int i = 0; i < headSize; i++) {
-                score += q[qOffset + i] * keys[k + i];
-            }
-            att[t] = score / attentionScale;
-        }
-    }
-
-    /** xb_h = Σ_t att[t] * v_t for this head. */
-    private void mixValues(int qOffset, int kvOffset, float[] values, int pos) {
-        int kvDim = c.kvDim();
-        int headSize = c.headSize();
-        // The weighted sum of values, eight outputs at a time: each is run.c's sum (from 0, t
-        // ascending), kept in a register across all positions instead of stored back at each t.
-        int i = 0;
-        for (; i + 8 <= headSize; i += 8) {
-            float o0 = 0f, o1 = 0f, o2 = 0f, o3 = 0f, o4 = 0f, o5 = 0f, o6 = 0f, o7 = 0f;
-            int v = kvOffset + i;
-            for (int t = 0; t <= pos; t++, v += kvDim) {
-                float a = att[t];
-                o0 += a * values[v];
-                o1 += a * values[v + 1];
-                o2 += a * values[v + 2];
-                o3 += a * values[v + 3];
-                o4 += a * values[v + 4];
-                o5 += a * values[v + 5];
-                o6 += a * values[v + 6];
-                o7 += a * values[v + 7];
-            }
-            int o = qOffset + i;
-            xb[o] = o0;
-            xb[o + 1] = o1;
-            xb[o + 2] = o2;
-            xb[o + 3] = o3;
-            xb[o + 4] = o4;
-            xb[o + 5] = o5;
-            xb[o + 6] = o6;
-            xb[o + 7] = o7;
-        }
-        for (; i < headSize; i++) {
-            float o = 0f;
-            int v = kvOffset + i;
-            for (int t = 0; t <= pos; t++, v += kvDim) {
-                o += att[t] * values[v];
-            }
-            xb[qOffset + i] = o;
         }
     }
 

@@ -1,0 +1,65 @@
+package llama2.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/** The unrolled kernels equal their plain loops, bit for bit, on shapes with and without leftovers. */
+class KernelTest {
+    private final Random random = new Random(7);
+
+    private float[] floats(int n) {
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) random.nextGaussian();
+        }
+        return v;
+    }
+
+    @Test
+    void floatMatrixEqualsPlainLoop() {
+        for (int[] shape : new int[][] {{1, 1}, {16, 8}, {37, 29}, {64, 288}, {275, 64}}) {
+            int rows = shape[0], cols = shape[1];
+            FloatMatrix m = new FloatMatrix(rows, cols, floats(rows * cols));
+            float[] x = floats(cols);
+            float[] fast = new float[rows], plain = new float[rows];
+            m.multiply(x, fast);
+            m.multiplyPlain(x, plain, 0, rows);
+            assertArrayEquals(plain, fast, rows + "x" + cols);
+        }
+    }
+
+    @Test
+    void quantizedMatrixEqualsPlainLoop() {
+        for (int[] shape : new int[][] {{1, 8, 8}, {8, 16, 4}, {37, 64, 32}, {275, 96, 32}}) {
+            int rows = shape[0], cols = shape[1], groupSize = shape[2];
+            QuantizedMatrix m = QuantizedMatrix.quantize(new FloatMatrix(rows, cols, floats(rows * cols)), groupSize);
+            float[] x = floats(cols);
+            float[] fast = new float[rows], plain = new float[rows];
+            m.multiply(x, fast);
+            m.multiplyPlain(x, plain);
+            assertArrayEquals(plain, fast, rows + "x" + cols);
+        }
+    }
+
+    @Test
+    void attentionLoopsEqualPlainLoops() {
+        for (int[] shape : new int[][] {{8, 1}, {48, 7}, {12, 13}, {64, 256}}) {
+            int headSize = shape[0], positions = shape[1], stride = 3 * headSize, offset = headSize;
+            float[] q = floats(2 * headSize);
+            float[] keys = floats(positions * stride);
+            float[] values = floats(positions * stride);
+            float[] fast = new float[positions], plain = new float[positions];
+            Attention.scores(q, headSize, keys, offset, stride, headSize, positions, 6.9f, fast);
+            Attention.scoresPlain(q, headSize, keys, offset, stride, headSize, 0, positions, 6.9f, plain);
+            assertArrayEquals(plain, fast, "scores " + headSize + "x" + positions);
+
+            float[] att = floats(positions);
+            float[] fastOut = new float[2 * headSize], plainOut = new float[2 * headSize];
+            Attention.mixValues(att, positions, values, offset, stride, headSize, fastOut, headSize);
+            Attention.mixValuesPlain(att, positions, values, offset, stride, 0, headSize, plainOut, headSize);
+            assertArrayEquals(plainOut, fastOut, "values " + headSize + "x" + positions);
+        }
+    }
+}
