@@ -61,19 +61,23 @@ final class ModelCommands {
     // ------------------------------------------------------------------------------ eval
 
     static final String EVAL_HELP = """
-            usage: eval --model model.bin --tokenizer tokenizer.bin --text test.txt [--threads N]
+            usage: eval --model model.bin --tokenizer tokenizer.bin --text test.txt [--threads N] [--repair-text]
             Each story is encoded with BOS and scored on every token after it; a story longer than
             seq_len is scored in consecutive windows, each restarted with BOS. Prints the mean
             cross-entropy per token, the perplexity, and last, bits per byte: total nats / ln 2 /
             UTF-8 bytes of the stories. A version 2 (Q8_0) file is scored with its dequantized
             weights in float arithmetic (runq.c also quantizes the activations).
+            The text is scored as found, so that every model is scored on the same bytes;
+            --repair-text scores it with double-encoded UTF-8 repaired, as 'prepare' trains on.
             """;
 
     static void eval(String[] argv, PrintStream out) {
-        Args a = new Args("eval", argv, Set.of("--model", "--tokenizer", "--text", "--threads"), Set.of());
+        Args a = new Args("eval", argv, Set.of("--model", "--tokenizer", "--text", "--threads"),
+                Set.of("--repair-text"));
         Model model = loadModel(a.file("--model"));
         Tokenizer tokenizer = WeightsBridge.readTokenizer(a.file("--tokenizer"), model.config().vocabSize());
-        List<String> stories = TokenFile.readStories(a.file("--text"));
+        List<String> stories = a.has("--repair-text") ? TextCommands.repaired(a.file("--text"), out)
+                : TokenFile.readStories(a.file("--text"));
         if (stories.isEmpty()) {
             throw new BadInputException("eval: " + a.required("--text") + " holds no stories");
         }

@@ -24,6 +24,7 @@ final class TextCommands {
             usage: tokenizer --text train.txt --vocab N --out tokenizer.bin
             Learns a byte-fallback BPE vocabulary of N pieces (N >= 259: ids 0-2 special,
             3-258 the bytes, then merges and characters), deterministic for a given text.
+            Double-encoded UTF-8 in the text ("â€œ" for a curly quote) is repaired first.
             N = 259 is the bare byte table: every character is spelled in bytes (the engine
             spells the leading space as a byte too; run.c needs the piece " ", N >= 260).
             """;
@@ -35,7 +36,7 @@ final class TextCommands {
             throw new BadInputException("tokenizer: --vocab must be at least 259 (3 special and 256 byte pieces), got " + vocab);
         }
         Path target = Path.of(a.required("--out"));
-        List<String> stories = TokenFile.readStories(a.file("--text"));
+        List<String> stories = repaired(a.file("--text"), out);
         long start = System.nanoTime();
         BpeTrainer.Result result = BpeTrainer.train(stories, vocab);
         try (OutputStream stream = new BufferedOutputStream(Files.newOutputStream(target))) {
@@ -43,6 +44,14 @@ final class TextCommands {
         }
         out.printf(Locale.ROOT, "wrote %s: %d pieces (%d merges, %d characters) from %d stories in %.1f s%n",
                 target, vocab, result.merges(), result.characters(), stories.size(), (System.nanoTime() - start) / 1e9);
+    }
+
+    /** The stories of a text file with double-encoded UTF-8 repaired (see {@link Mojibake}), saying how many. */
+    static List<String> repaired(Path text, PrintStream out) {
+        Mojibake.Repaired r = Mojibake.repair(TokenFile.readStories(text));
+        out.printf(Locale.ROOT, "%s: repaired double-encoded UTF-8 (mojibake) in %d of %d stories%n", text, r.fixed(),
+                r.stories().size());
+        return r.stories();
     }
 
     /** A tokenizer file on its own does not say how many pieces it holds: count them. */
@@ -74,12 +83,13 @@ final class TextCommands {
             usage: prepare --text FILE --tokenizer tokenizer.bin --out FILE.tok
             Encodes every story with BOS in front (as the engine does: dummy-prefix space, merges
             by score) and writes all of them, concatenated, as a compact token file.
+            Double-encoded UTF-8 in the text ("â€œ" for a curly quote) is repaired first.
             """;
 
     static void prepare(String[] argv, PrintStream out) throws IOException {
         Args a = new Args("prepare", argv, Set.of("--text", "--tokenizer", "--out"), Set.of());
         Tokenizer tokenizer = readTokenizer(a.file("--tokenizer"));
-        List<String> stories = TokenFile.readStories(a.file("--text"));
+        List<String> stories = repaired(a.file("--text"), out);
         Path target = Path.of(a.required("--out"));
         long start = System.nanoTime();
         TokenFile tokens = TokenFile.encode(tokenizer, stories);
