@@ -14,10 +14,12 @@ import llama2.engine.BadInputException;
  * @param accumulation  micro-batches whose gradients are summed before one optimizer step
  * @param shards        how the windows of a step are dealt to worker threads (and so the order in
  *                      which gradients are summed): part of the arithmetic, fixed for a run
+ * @param dropout       probability of zeroing an activation while training (embedding, attention
+ *                      weights, each residual branch's output); 0 for none
  */
 public record Hyperparameters(int steps, int batchSize, int accumulation, float learningRate, float minLearningRate,
                               int warmupSteps, float weightDecay, float beta1, float beta2, float gradClip,
-                              int shards, long seed) {
+                              int shards, long seed, float dropout) {
 
     public int windowsPerStep() {
         return batchSize * accumulation;
@@ -51,6 +53,9 @@ public record Hyperparameters(int steps, int batchSize, int accumulation, float 
         if (!(weightDecay >= 0) || !(gradClip > 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) {
             throw new BadInputException("--weight-decay must be >= 0, --grad-clip > 0 and the betas in [0, 1)");
         }
+        if (!(dropout >= 0 && dropout < 1)) {
+            throw new BadInputException("--dropout must be in [0, 1), got " + dropout);
+        }
         return this;
     }
 
@@ -75,6 +80,7 @@ public record Hyperparameters(int steps, int batchSize, int accumulation, float 
         map.put("grad-clip", "" + gradClip);
         map.put("shards", "" + shards);
         map.put("seed", "" + seed);
+        map.put("dropout", "" + dropout);
         StringBuilder out = new StringBuilder();
         map.forEach((k, v) -> out.append(k).append('=').append(v).append('\n'));
         return out.toString();
@@ -94,7 +100,8 @@ public record Hyperparameters(int steps, int batchSize, int accumulation, float 
                     Float.parseFloat(map.get("min-lr")), Integer.parseInt(map.get("warmup")),
                     Float.parseFloat(map.get("weight-decay")), Float.parseFloat(map.get("beta1")),
                     Float.parseFloat(map.get("beta2")), Float.parseFloat(map.get("grad-clip")),
-                    Integer.parseInt(map.get("shards")), Long.parseLong(map.get("seed")));
+                    Integer.parseInt(map.get("shards")), Long.parseLong(map.get("seed")),
+                    Float.parseFloat(map.getOrDefault("dropout", "0"))); // absent before dropout existed
         } catch (RuntimeException e) {
             throw new BadInputException("training checkpoint: damaged hyperparameter block");
         }

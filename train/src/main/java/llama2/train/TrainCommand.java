@@ -22,6 +22,7 @@ final class TrainCommand {
               model.bin       the latest weights as a llama2.c version 0 file (engine, run.c)
               best.bin        the weights with the lowest validation loss so far (version 0)
               best.txt        that validation loss and its step
+              losses.csv      step, train loss, valid loss, lr, tokens, seconds (see 'plot')
             data:
               --train-data F      token file to train on (required)
               --valid-data F      token file for the validation loss (recommended)
@@ -35,17 +36,21 @@ final class TrainCommand {
               --steps N (2000) --batch N windows per micro-batch (16) --accumulation N (1)
               --lr F (1e-3) --min-lr F (lr/10) --warmup N (100) --weight-decay F (0.1)
               --beta1 F (0.9) --beta2 F (0.95) --grad-clip F (1.0) --seed N (1337)
+              --dropout F (0): zero this fraction of the embedding, attention weights and
+                                  residual-branch outputs while training (never at validation,
+                                  eval or in exported models)
               --shards N (number of cores): workers a step's windows are dealt to
               --threads N (number of cores)
             bookkeeping:
               --log-every N (10) --eval-every N (200) --eval-windows N (200)
               --checkpoint-every N (200) --resume (continue from DIR/checkpoint.bin bit for bit;
-              only --steps may be changed, which lengthens the schedule)
+              only --steps may be changed, which re-times the cosine decay from there on)
+              --patience N (0 = off): stop early after N validations without a new best
             """;
 
     private static final Set<String> FLAGS = Set.of("--train-data", "--valid-data", "--out-dir", "--dim", "--layers",
             "--heads", "--kv-heads", "--hidden", "--seq-len", "--init", "--steps", "--batch", "--accumulation", "--lr",
-            "--min-lr", "--warmup", "--weight-decay", "--beta1", "--beta2", "--grad-clip", "--seed", "--shards",
+            "--min-lr", "--warmup", "--weight-decay", "--dropout", "--patience", "--beta1", "--beta2", "--grad-clip", "--seed", "--shards",
             "--threads", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every");
     private static final Set<String> SWITCHES = Set.of("--unshared", "--resume");
 
@@ -66,6 +71,7 @@ final class TrainCommand {
         int evalEvery = Math.max(1, a.integer("--eval-every", 200));
         int evalWindows = Math.max(1, a.integer("--eval-windows", 200));
         int checkpointEvery = Math.max(1, a.integer("--checkpoint-every", 200));
+        int patience = Math.max(0, a.integer("--patience", 0));
         Files.createDirectories(outDir);
         Path checkpoint = outDir.resolve("checkpoint.bin");
 
@@ -79,7 +85,7 @@ final class TrainCommand {
                 Hyperparameters h = state.hp();
                 state = new TrainingCheckpoint.State(state.config(), new Hyperparameters(a.integer("--steps", 0),
                         h.batchSize(), h.accumulation(), h.learningRate(), h.minLearningRate(), h.warmupSteps(),
-                        h.weightDecay(), h.beta1(), h.beta2(), h.gradClip(), h.shards(), h.seed()),
+                        h.weightDecay(), h.beta1(), h.beta2(), h.gradClip(), h.shards(), h.seed(), h.dropout()),
                         state.step(), state.updates(), state.tokensSeen(), state.seconds(), state.rngState(),
                         state.params(), state.m(), state.v());
             }
@@ -91,12 +97,13 @@ final class TrainCommand {
             Hyperparameters hp = new Hyperparameters(a.integer("--steps", 2000), a.integer("--batch", 16),
                     a.integer("--accumulation", 1), lr, a.number("--min-lr", lr / 10), a.integer("--warmup", 100),
                     a.number("--weight-decay", 0.1f), a.number("--beta1", 0.9f), a.number("--beta2", 0.95f),
-                    a.number("--grad-clip", 1.0f), a.integer("--shards", cores), a.longValue("--seed", 1337)).validate();
+                    a.number("--grad-clip", 1.0f), a.integer("--shards", cores), a.longValue("--seed", 1337),
+                    a.number("--dropout", 0f)).validate();
             Model model = a.has("--init") ? fineTuneStart(a) : newModel(a, train.vocabSize(), hp.seed());
             checkVocabulary(model.config(), train, valid);
             trainer = new Trainer(model, hp, train.tokens(), threads);
         }
-        loop(trainer, valid, outDir, logEvery, evalEvery, evalWindows, checkpointEvery);
+        loop(trainer, valid, outDir, logEvery, evalEvery, evalWindows, checkpointEvery, patience);
         trainer.close();
     }
 
@@ -129,7 +136,7 @@ final class TrainCommand {
     }
 
     private static void loop(Trainer t, TokenFile valid, Path outDir, int logEvery, int evalEvery, int evalWindows,
-                             int checkpointEvery) throws IOException {
+                             int checkpointEvery, int patience) throws IOException {
         Hyperparameters hp = t.hp;
         ParameterLayout layout = t.model.layout;
         Config c = layout.config;
@@ -139,35 +146,64 @@ final class TrainCommand {
         System.out.printf(Locale.ROOT, "training: %d steps of %d windows x %d tokens, lr %.2e -> %.2e, warmup %d, "
                         + "%d shards, vector kernels %s%n", hp.steps(), hp.windowsPerStep(), c.seqLen(), hp.learningRate(),
                 hp.minLearningRate(), hp.warmupSteps(), hp.shards(), Kernels.VECTOR ? "on" : "off (run java with --add-modules jdk.incubator.vector)");
+        if (hp.dropout() > 0) {
+            System.out.printf(Locale.ROOT, "dropout %.2f while training (none at validation)%n", hp.dropout());
+        }
         Path bestInfo = outDir.resolve("best.txt");
-        double best = Files.isRegularFile(bestInfo) ? Double.parseDouble(Files.readString(bestInfo).split("\\s+")[1]) : Double.MAX_VALUE;
+        double best = Double.MAX_VALUE;
+        int bestStep = t.step();
+        if (Files.isRegularFile(bestInfo)) {
+            String[] fields = Files.readString(bestInfo).split("\\s+");
+            bestStep = Integer.parseInt(fields[0]);
+            best = Double.parseDouble(fields[1]);
+        }
+        LossLog log = LossLog.open(outDir.resolve(LossLog.FILE), t.step());
         long started = System.nanoTime();
         int firstStep = t.step();
         long tokensAtStart = t.tokensSeen();
+        double lossSum = 0;
+        int lossSteps = 0;
         while (t.step() < hp.steps()) {
             float lr = hp.learningRate(t.step());
             double loss = t.trainStep();
+            lossSum += loss;
+            lossSteps++;
             int step = t.step();
             boolean last = step == hp.steps();
             double seconds = (System.nanoTime() - started) / 1e9;
-            if (step % logEvery == 0 || last || step == firstStep + 1) {
+            boolean logged = step % logEvery == 0 || last || step == firstStep + 1;
+            double validLoss = Double.NaN;
+            boolean stop = false;
+            if (logged) {
                 double tokensPerSecond = (t.tokensSeen() - tokensAtStart) / seconds;
                 double eta = seconds / (step - firstStep) * (hp.steps() - step);
                 System.out.printf(Locale.ROOT, "step %d/%d | loss %.4f | lr %.2e | %.0f tok/s | elapsed %s | ETA %s%n",
                         step, hp.steps(), loss, lr, tokensPerSecond, duration(seconds), duration(eta));
             }
             if (valid != null && (step % evalEvery == 0 || last)) {
-                double validLoss = t.validationLoss(valid.tokens(), evalWindows);
+                validLoss = t.validationLoss(valid.tokens(), evalWindows);
                 String mark = "";
                 if (validLoss < best) {
                     best = validLoss;
+                    bestStep = step;
                     WeightsBridge.export(layout, t.model.params, 0, outDir.resolve("best.bin"));
                     Files.writeString(bestInfo, step + " " + validLoss + "\n", StandardCharsets.UTF_8);
                     mark = " (best, saved best.bin)";
                 }
                 System.out.printf(Locale.ROOT, "step %d | valid loss %.4f%s%n", step, validLoss, mark);
+                if (patience > 0 && step - bestStep >= (long) patience * evalEvery) {
+                    System.out.printf(Locale.ROOT, "step %d | stopping early: no better validation loss in %d validations"
+                            + " (best %.4f at step %d)%n", step, patience, best, bestStep);
+                    stop = true;
+                }
             }
-            if (step % checkpointEvery == 0 || last) {
+            if (logged || !Double.isNaN(validLoss)) {
+                log.append(step, lossSum / lossSteps, validLoss, lr, t.tokensSeen(),
+                        t.previousSeconds + (System.nanoTime() - started) / 1e9);
+                lossSum = 0;
+                lossSteps = 0;
+            }
+            if (step % checkpointEvery == 0 || last || stop) {
                 double total = t.previousSeconds + (System.nanoTime() - started) / 1e9;
                 TrainingCheckpoint.save(t, total, outDir.resolve("checkpoint.bin"));
                 WeightsBridge.export(layout, t.model.params, 0, outDir.resolve("model.bin"));
@@ -175,6 +211,9 @@ final class TrainCommand {
                         step, t.tokensSeen(), duration(total));
             }
             System.out.flush();
+            if (stop) {
+                break;
+            }
         }
     }
 

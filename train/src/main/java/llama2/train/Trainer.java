@@ -15,7 +15,7 @@ import java.util.concurrent.Future;
  * the training tokens, deals them round-robin to {@code shards} workers that run forward and
  * backward in parallel (each summing gradients into its own array), adds the workers' gradients
  * in shard order, clips their global norm, and applies AdamW. Every source of variation (the
- * windows, the order of every sum) depends only on the seed and the step, so a run resumed from
+ * windows, the dropout masks, the order of every sum) depends only on the seed and the step, so a run resumed from
  * a checkpoint continues bit for bit like an uninterrupted one.
  */
 public final class Trainer implements AutoCloseable {
@@ -44,7 +44,7 @@ public final class Trainer implements AutoCloseable {
         this.data = trainingTokens;
         this.workers = new Worker[hp.shards()];
         for (int i = 0; i < workers.length; i++) {
-            workers[i] = new Worker(model);
+            workers[i] = new Worker(model, hp.dropout());
         }
         this.pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, hp.shards())), r -> {
             Thread t = new Thread(r, "trainer");
@@ -75,7 +75,7 @@ public final class Trainer implements AutoCloseable {
             worker.clearGradients();
             double sum = 0;
             for (int i = w; i < windows; i += workers.length) {
-                sum += worker.forwardBackward(data, starts[i], n, scale);
+                sum += worker.forwardBackward(data, starts[i], n, scale, Dropout.windowSeed(hp.seed(), step, i));
             }
             return sum;
         });

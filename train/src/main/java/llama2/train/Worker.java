@@ -26,9 +26,22 @@ public final class Worker {
     private final float[] dx, dxn, dq, dk, dv, dao, dh1, dh3, dg;
     private final float[] kT, vT, dS;
 
+    /** Null when training without dropout; {@link #dropping} says whether the current pass uses it. */
+    private final Dropout dropout;
+    private boolean dropping;
+    /** With dropout: the attention weights after it (att keeps them before), and a masked gradient. */
+    private final float[][] attDropped;
+    private final float[] dBranch;
+
     public Worker(Model model) {
+        this(model, 0f);
+    }
+
+    /** A worker whose {@link #forwardBackward} applies dropout at this rate (0: none). */
+    public Worker(Model model, float dropoutRate) {
         this.model = model;
         this.l = model.layout;
+        this.dropout = dropoutRate > 0 ? new Dropout(dropoutRate) : null;
         int n = l.seqLen, d = l.dim, kv = l.kvDim, h = l.hidden, layers = l.layers;
         grad = new float[l.size];
         x = new float[layers + 1][n * d];
@@ -60,6 +73,8 @@ public final class Worker {
         kT = new float[l.headSize * n];
         vT = new float[l.headSize * n];
         dS = new float[n * n];
+        attDropped = dropout == null ? att : new float[layers][l.heads * n * n];
+        dBranch = dropout == null ? null : new float[n * d];
     }
 
     public void clearGradients() {
@@ -71,6 +86,7 @@ public final class Worker {
      * (a view of the worker's buffer, valid until the next call).
      */
     public float[] logits(int[] tokens, int from, int n) {
+        dropping = false;
         forward(tokens, from, n);
         return logits;
     }
@@ -80,6 +96,7 @@ public final class Worker {
      * from+n)}, summed over the n positions (in nats, accumulated in double).
      */
     public double loss(int[] tokens, int from, int n) {
+        dropping = false;
         forward(tokens, from, n);
         double sum = 0;
         for (int t = 0; t < n; t++) {
@@ -90,9 +107,14 @@ public final class Worker {
 
     /**
      * Forward and backward over one window: adds {@code scale ×} the gradient of the summed
-     * cross-entropy to {@link #grad} and returns the summed cross-entropy.
+     * cross-entropy to {@link #grad} and returns the summed cross-entropy. With dropout, the masks
+     * are those of {@code dropoutSeed} (see {@link Dropout#windowSeed}).
      */
-    public double forwardBackward(int[] tokens, int from, int n, float scale) {
+    public double forwardBackward(int[] tokens, int from, int n, float scale, long dropoutSeed) {
+        dropping = dropout != null;
+        if (dropping) {
+            dropout.reseed(dropoutSeed);
+        }
         forward(tokens, from, n);
         double sum = 0;
         for (int t = 0; t < n; t++) {
@@ -113,6 +135,9 @@ public final class Worker {
         for (int t = 0; t < n; t++) {
             System.arraycopy(p, l.tokenEmbedding + tokens[from + t] * d, x[0], t * d, d);
         }
+        if (dropping) {
+            dropout.apply(x[0], 0, n * d, Dropout.EMBEDDING, 0, 0);
+        }
         for (int layer = 0; layer < l.layers; layer++) {
             rmsnorm(xn1[layer], x[layer], p, l.rmsAtt(layer), r1[layer], n);
             Kernels.forward(q[layer], 0, xn1[layer], 0, pt, l.wq(layer), n, d, d);
@@ -123,6 +148,9 @@ public final class Worker {
             attention(layer, n);
             float[] mid = xMid[layer];
             Kernels.forward(mid, 0, ao[layer], 0, pt, l.wo(layer), n, d, d);
+            if (dropping) {
+                dropout.apply(mid, 0, n * d, Dropout.ATTENTION_OUT, layer, 0);
+            }
             for (int i = 0; i < n * d; i++) {
                 mid[i] = x[layer][i] + mid[i];
             }
@@ -137,6 +165,9 @@ public final class Worker {
             }
             float[] out = x[layer + 1];
             Kernels.forward(out, 0, gl, 0, pt, l.w2(layer), n, hd, d);
+            if (dropping) {
+                dropout.apply(out, 0, n * d, Dropout.FFN_OUT, layer, 0);
+            }
             for (int i = 0; i < n * d; i++) {
                 out[i] = mid[i] + out[i];
             }
@@ -196,6 +227,7 @@ public final class Worker {
         int hs = l.headSize, d = l.dim, kv = l.kvDim, kvMul = l.heads / l.kvHeads;
         float sqrtHs = (float) Math.sqrt(hs);
         float[] ql = q[layer], kl = k[layer], vl = v[layer], al = att[layer], out = ao[layer];
+        float[] ad = dropping ? attDropped[layer] : al;
         for (int h = 0; h < l.heads; h++) {
             int kvOff = (h / kvMul) * hs, s0 = h * n * n;
             Kernels.transpose(kl, kvOff, kv, kT, 0, n, hs);
@@ -210,10 +242,14 @@ public final class Worker {
                 }
                 softmax(al, row, t + 1);
                 Arrays.fill(al, row + t + 1, row + n, 0f);
+                if (dropping) {
+                    System.arraycopy(al, row, ad, row, n);
+                    dropout.apply(ad, row, t + 1, Dropout.ATTENTION, layer, row);
+                }
             }
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
-                Kernels.gemm(out, r0 * d + h * hs, d, al, s0 + r0 * n, n, 1, vl, kvOff, kv, r1 - r0, r1, hs, false);
+                Kernels.gemm(out, r0 * d + h * hs, d, ad, s0 + r0 * n, n, 1, vl, kvOff, kv, r1 - r0, r1, hs, false);
             }
         }
     }
@@ -271,10 +307,11 @@ public final class Worker {
         rmsnormBackward(dx, dxn, x[l.layers], p, l.rmsFinal, rF, n);
 
         for (int layer = l.layers - 1; layer >= 0; layer--) {
-            // feed-forward: x_out = mid + w2 · (silu(w1 · xn2) * (w3 · xn2))
-            Kernels.backwardWeight(grad, l.w2(layer), dx, 0, g[layer], 0, n, hd, d);
+            // feed-forward: x_out = mid + dropout(w2 · (silu(w1 · xn2) * (w3 · xn2)))
+            float[] dOut = branchGradient(Dropout.FFN_OUT, layer, n);
+            Kernels.backwardWeight(grad, l.w2(layer), dOut, 0, g[layer], 0, n, hd, d);
             Arrays.fill(dg, 0, n * hd, 0f);
-            Kernels.backwardInput(dg, 0, dx, 0, p, l.w2(layer), n, hd, d);
+            Kernels.backwardInput(dg, 0, dOut, 0, p, l.w2(layer), n, hd, d);
             float[] a = h1[layer], b = h3[layer];
             for (int i = 0; i < n * hd; i++) {
                 float sig = 1.0f / (1.0f + (float) Math.exp(-a[i]));
@@ -288,10 +325,11 @@ public final class Worker {
             Kernels.backwardInput(dxn, 0, dh3, 0, p, l.w3(layer), n, d, hd);
             rmsnormBackward(dx, dxn, xMid[layer], p, l.rmsFfn(layer), r2[layer], n);
 
-            // attention: mid = x + wo · attention(rope(wq·xn1), rope(wk·xn1), wv·xn1)
-            Kernels.backwardWeight(grad, l.wo(layer), dx, 0, ao[layer], 0, n, d, d);
+            // attention: mid = x + dropout(wo · attention(rope(wq·xn1), rope(wk·xn1), wv·xn1))
+            float[] dMid = branchGradient(Dropout.ATTENTION_OUT, layer, n);
+            Kernels.backwardWeight(grad, l.wo(layer), dMid, 0, ao[layer], 0, n, d, d);
             Arrays.fill(dao, 0, n * d, 0f);
-            Kernels.backwardInput(dao, 0, dx, 0, p, l.wo(layer), n, d, d);
+            Kernels.backwardInput(dao, 0, dMid, 0, p, l.wo(layer), n, d, d);
             attentionBackward(layer, n);
             rope(dq, d, n, -1f);
             rope(dk, kv, n, -1f);
@@ -304,9 +342,25 @@ public final class Worker {
             Kernels.backwardInput(dxn, 0, dv, 0, p, l.wv(layer), n, d, kv);
             rmsnormBackward(dx, dxn, x[layer], p, l.rmsAtt(layer), r1[layer], n);
         }
+        if (dropping) {
+            dropout.apply(dx, 0, n * d, Dropout.EMBEDDING, 0, 0);
+        }
         for (int t = 0; t < n; t++) {
             Kernels.axpy(grad, l.tokenEmbedding + tokens[from + t] * d, 1f, dx, t * d, d);
         }
+    }
+
+    /**
+     * The gradient reaching a residual branch's output from {@link #dx}: dx itself, or with
+     * dropout dx masked as the branch's output was.
+     */
+    private float[] branchGradient(int site, int layer, int n) {
+        if (!dropping) {
+            return dx;
+        }
+        System.arraycopy(dx, 0, dBranch, 0, n * l.dim);
+        dropout.apply(dBranch, 0, n * l.dim, site, layer, 0);
+        return dBranch;
     }
 
     /**
@@ -339,6 +393,7 @@ public final class Worker {
         int hs = l.headSize, d = l.dim, kv = l.kvDim, kvMul = l.heads / l.kvHeads;
         float scale = 1.0f / (float) Math.sqrt(hs);
         float[] ql = q[layer], kl = k[layer], vl = v[layer], al = att[layer];
+        float[] ad = dropping ? attDropped[layer] : al;
         Arrays.fill(dk, 0, n * kv, 0f);
         Arrays.fill(dv, 0, n * kv, 0f);
         for (int h = 0; h < l.heads; h++) {
@@ -348,12 +403,15 @@ public final class Worker {
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int r1 = Math.min(n, r0 + CAUSAL_BLOCK);
                 Kernels.gemm(dS, r0 * n, n, dao, r0 * d + h * hs, d, 1, vT, 0, n, r1 - r0, hs, r1, false);
-                Kernels.gemm(dv, r0 * kv + kvOff, kv, al, s0 + r0 + r0 * n, 1, n, dao, r0 * d + h * hs, d,
+                Kernels.gemm(dv, r0 * kv + kvOff, kv, ad, s0 + r0 + r0 * n, 1, n, dao, r0 * d + h * hs, d,
                         r1 - r0, n - r0, hs, true);
             }
-            // softmax backward, with the 1/sqrt(head_size) of the scores folded in
+            // dropout backward, then softmax backward with the 1/sqrt(head_size) of the scores folded in
             for (int t = 0; t < n; t++) {
                 int row = t * n, pRow = s0 + t * n;
+                if (dropping) {
+                    dropout.apply(dS, row, t + 1, Dropout.ATTENTION, layer, pRow);
+                }
                 float dot = 0f;
                 for (int u = 0; u <= t; u++) {
                     dot += al[pRow + u] * dS[row + u];

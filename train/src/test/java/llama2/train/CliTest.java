@@ -48,15 +48,20 @@ class CliTest {
         run("prepare", "--text", valid.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/valid.tok");
         String log = run("train", "--train-data", d + "/train.tok", "--valid-data", d + "/valid.tok", "--out-dir", d + "/run",
                 "--dim", "32", "--layers", "1", "--heads", "2", "--seq-len", "32", "--steps", "6", "--batch", "2",
-                "--warmup", "2", "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1");
-        assertTrue(log.contains("step 6/6 | loss"), log);
+                "--warmup", "2", "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1", "--dropout", "0.1");
+        assertTrue(log.contains("step 6/6 | loss") && log.contains("dropout 0.10"), log);
         assertTrue(log.contains("tok/s") && log.contains("ETA") && log.contains("valid loss"), log);
-        for (String f : new String[] {"checkpoint.bin", "model.bin", "best.bin", "best.txt"}) {
+        for (String f : new String[] {"checkpoint.bin", "model.bin", "best.bin", "best.txt", "losses.csv"}) {
             assertTrue(Files.isRegularFile(dir.resolve("run").resolve(f)), f);
         }
+        List<LossLog.Row> rows = LossLog.read(dir.resolve("run/losses.csv"));
+        assertEquals(List.of(1, 2, 3, 4, 5, 6), rows.stream().map(LossLog.Row::step).toList());
+        assertTrue(Double.isNaN(rows.get(1).validLoss()) && rows.get(2).validLoss() > 0 && rows.get(5).validLoss() > 0);
+        assertEquals(6L * 2 * 32, rows.get(5).tokens());
         // resume to a longer schedule, then export version 2
         String resumed = run("train", "--train-data", d + "/train.tok", "--out-dir", d + "/run", "--resume", "--steps", "8");
         assertTrue(resumed.contains("resuming") && resumed.contains("step 8/8"), resumed);
+        assertEquals(8, LossLog.read(dir.resolve("run/losses.csv")).get(7).step());
         run("export", "--model", d + "/run/checkpoint.bin", "--version", "2", "--out", d + "/q.bin");
 
         String eval = run("eval", "--model", d + "/run/model.bin", "--tokenizer", d + "/tok.bin", "--text", valid.toString());
@@ -64,6 +69,14 @@ class CliTest {
         assertTrue(lines[lines.length - 1].matches("bits_per_byte=[0-9.]+"), eval);
         String story = run("sample", "--model", d + "/q.bin", "--tokenizer", d + "/tok.bin", "--seed", "7", "--steps", "20");
         assertFalse(story.isBlank());
+
+        // early stopping: a best no validation can beat, recorded at step 1
+        Files.writeString(dir.resolve("run/best.txt"), "1 0.0001\n");
+        String stopped = run("train", "--train-data", d + "/train.tok", "--valid-data", d + "/valid.tok", "--out-dir",
+                d + "/run", "--resume", "--steps", "20", "--eval-every", "1", "--patience", "3");
+        assertTrue(stopped.contains("step 9 | stopping early: no better validation loss in 3 validations"), stopped);
+        assertFalse(stopped.contains("step 10/20"), stopped);
+        assertEquals(9, TrainingCheckpoint.load(dir.resolve("run/checkpoint.bin")).step());
     }
 
     @Test

@@ -3,15 +3,26 @@ package llama2.train;
 /**
  * The loss of the Llama 2 forward pass written the plainest way, in double precision, straight
  * from SPEC.md: the oracle for finite differences (float arithmetic would drown a difference
- * quotient in rounding noise).
+ * quotient in rounding noise). With a {@link Dropout}, its masks are applied where the trainer
+ * applies them.
  */
 final class DoubleReference {
     private final ParameterLayout l;
     private final double[] p;
+    private final Dropout dropout;
 
     DoubleReference(ParameterLayout layout, double[] params) {
+        this(layout, params, null);
+    }
+
+    DoubleReference(ParameterLayout layout, double[] params, Dropout dropout) {
         this.l = layout;
         this.p = params;
+        this.dropout = dropout;
+    }
+
+    private double mask(int kind, int layer, long index) {
+        return dropout == null ? 1 : dropout.factor(kind, layer, index);
     }
 
     /** Summed cross-entropy of predicting tokens[1..n] from tokens[0..n). */
@@ -20,7 +31,7 @@ final class DoubleReference {
         double[][] x = new double[n][d];
         for (int t = 0; t < n; t++) {
             for (int j = 0; j < d; j++) {
-                x[t][j] = p[l.tokenEmbedding + tokens[t] * d + j];
+                x[t][j] = p[l.tokenEmbedding + tokens[t] * d + j] * mask(Dropout.EMBEDDING, 0, (long) t * d + j);
             }
         }
         for (int layer = 0; layer < l.layers; layer++) {
@@ -51,11 +62,12 @@ final class DoubleReference {
                     }
                     for (int u = 0; u <= t; u++) {
                         for (int i = 0; i < hs; i++) {
-                            out[h * hs + i] += score[u] / sum * v[u][kvOff + i];
+                            out[h * hs + i] += score[u] / sum * mask(Dropout.ATTENTION, layer, ((long) h * n + t) * n + u)
+                                    * v[u][kvOff + i];
                         }
                     }
                 }
-                add(x[t], matvec(l.wo(layer), d, d, out));
+                add(x[t], masked(matvec(l.wo(layer), d, d, out), Dropout.ATTENTION_OUT, layer, t));
             }
             for (int t = 0; t < n; t++) {
                 double[] xn = rmsnorm(x[t], l.rmsFfn(layer));
@@ -63,7 +75,7 @@ final class DoubleReference {
                 for (int i = 0; i < l.hidden; i++) {
                     a[i] = a[i] / (1 + Math.exp(-a[i])) * b[i];
                 }
-                add(x[t], matvec(l.w2(layer), d, l.hidden, a));
+                add(x[t], masked(matvec(l.w2(layer), d, l.hidden, a), Dropout.FFN_OUT, layer, t));
             }
         }
         double total = 0;
@@ -115,6 +127,14 @@ final class DoubleReference {
             vec[i + 1] = v0 * s + v1 * c;
         }
         return vec;
+    }
+
+    /** Row t of a residual branch's output, with its dropout mask. */
+    private double[] masked(double[] row, int kind, int layer, int t) {
+        for (int j = 0; j < row.length; j++) {
+            row[j] *= mask(kind, layer, (long) t * row.length + j);
+        }
+        return row;
     }
 
     private static void add(double[] x, double[] y) {

@@ -37,21 +37,40 @@ class GradientTest {
     @ParameterizedTest
     @ValueSource(booleans = {true, false})
     void everyTensorsGradientMatchesFiniteDifferences(boolean shared) {
-        Model model = tinyModel(shared, 7);
+        checkGradients(tinyModel(shared, 7), 0f);
+    }
+
+    /** The masks are fixed by the window's seed, so the loss is a smooth function of the weights. */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void withDropoutEveryTensorsGradientMatchesFiniteDifferences(boolean shared) {
+        checkGradients(tinyModel(shared, 5), 0.25f);
+    }
+
+    private static void checkGradients(Model model, float dropoutRate) {
         ParameterLayout l = model.layout;
         int n = l.seqLen;
         int[] tokens = tokens(n + 1, l.vocab, 11);
-        Worker worker = new Worker(model);
+        long dropoutSeed = Dropout.windowSeed(99, 3, 1);
+        Worker worker = new Worker(model, dropoutRate);
         worker.clearGradients();
-        worker.forwardBackward(tokens, 0, n, 1f);
+        double trainingLoss = worker.forwardBackward(tokens, 0, n, 1f, dropoutSeed);
 
         double[] p = new double[l.size];
         for (int i = 0; i < p.length; i++) {
             p[i] = model.params[i];
         }
-        DoubleReference reference = new DoubleReference(l, p);
+        Dropout dropout = null;
+        if (dropoutRate > 0) {
+            dropout = new Dropout(dropoutRate);
+            dropout.reseed(dropoutSeed);
+            double plain = new DoubleReference(l, p).loss(tokens, n);
+            assertEquals(plain, worker.loss(tokens, 0, n), 1e-6 * plain, "without dropout at evaluation");
+            assertTrue(Math.abs(plain - trainingLoss) > 1e-3 * plain, "dropout changes the training loss");
+        }
+        DoubleReference reference = new DoubleReference(l, p, dropout);
         double expected = reference.loss(tokens, n);
-        assertEquals(expected, worker.loss(tokens, 0, n), 1e-6 * expected, "forward loss (float vs double)");
+        assertEquals(expected, trainingLoss, 1e-6 * expected, "forward loss (float vs double)");
 
         double h = 1e-5;
         for (ParameterLayout.Tensor tensor : l.tensors()) {
@@ -81,13 +100,13 @@ class GradientTest {
         int[] a = tokens(n + 1, model.layout.vocab, 1), b = tokens(n + 1, model.layout.vocab, 2);
         Worker separate = new Worker(model), together = new Worker(model);
         separate.clearGradients();
-        separate.forwardBackward(a, 0, n, 1f);
+        separate.forwardBackward(a, 0, n, 1f, 0);
         float[] ga = separate.grad.clone();
         separate.clearGradients();
-        separate.forwardBackward(b, 0, n, 1f);
+        separate.forwardBackward(b, 0, n, 1f, 0);
         together.clearGradients();
-        together.forwardBackward(a, 0, n, 1f);
-        together.forwardBackward(b, 0, n, 1f);
+        together.forwardBackward(a, 0, n, 1f, 0);
+        together.forwardBackward(b, 0, n, 1f, 0);
         float[] sum = new float[ga.length];
         for (int i = 0; i < sum.length; i++) {
             sum[i] = ga[i] + separate.grad[i];

@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import llama2.engine.Config;
@@ -50,10 +52,14 @@ class TrainingTest {
     }
 
     static Trainer newTrainer(int[] tokens, int vocab, int steps, int seqLen) {
+        return newTrainer(tokens, vocab, steps, seqLen, 0f);
+    }
+
+    static Trainer newTrainer(int[] tokens, int vocab, int steps, int seqLen, float dropout) {
         Config config = new Config(32, 64, 2, 4, 4, vocab, seqLen, true).validate("test");
         ParameterLayout layout = new ParameterLayout(config);
         Model model = new Model(layout, layout.initialise(new Rng(1)));
-        Hyperparameters hp = new Hyperparameters(steps, 4, 2, 3e-3f, 3e-4f, 20, 0.1f, 0.9f, 0.95f, 1.0f, 2, 42);
+        Hyperparameters hp = new Hyperparameters(steps, 4, 2, 3e-3f, 3e-4f, 20, 0.1f, 0.9f, 0.95f, 1.0f, 2, 42, dropout);
         return new Trainer(model, hp, tokens, 2);
     }
 
@@ -76,21 +82,22 @@ class TrainingTest {
         }
     }
 
-    @Test
-    void resumedRunEqualsUninterruptedRunBitForBit(@TempDir Path dir) throws Exception {
+    @ParameterizedTest
+    @ValueSource(floats = {0f, 0.2f})
+    void resumedRunEqualsUninterruptedRunBitForBit(float dropout, @TempDir Path dir) throws Exception {
         List<String> stories = generatedStories(100, 3);
         Tokenizer tokenizer = BpeTrainer.train(stories, 280).tokenizer();
         int[] tokens = TokenFile.encode(tokenizer, stories).tokens();
         int steps = 16, interruption = 7;
 
         double[] lossesA = new double[steps];
-        Trainer a = newTrainer(tokens, tokenizer.vocabSize(), steps, 16);
+        Trainer a = newTrainer(tokens, tokenizer.vocabSize(), steps, 16, dropout);
         for (int i = 0; i < steps; i++) {
             lossesA[i] = a.trainStep();
         }
 
         double[] lossesB = new double[steps];
-        Trainer b = newTrainer(tokens, tokenizer.vocabSize(), steps, 16);
+        Trainer b = newTrainer(tokens, tokenizer.vocabSize(), steps, 16, dropout);
         for (int i = 0; i < interruption; i++) {
             lossesB[i] = b.trainStep();
         }
@@ -114,7 +121,7 @@ class TrainingTest {
 
     @Test
     void scheduleWarmsUpThenDecaysToTheMinimum() {
-        Hyperparameters hp = new Hyperparameters(100, 1, 1, 1e-3f, 1e-4f, 10, 0.1f, 0.9f, 0.95f, 1f, 1, 1);
+        Hyperparameters hp = new Hyperparameters(100, 1, 1, 1e-3f, 1e-4f, 10, 0.1f, 0.9f, 0.95f, 1f, 1, 1, 0f);
         assertEquals(1e-4f, hp.learningRate(0), 1e-9);
         assertEquals(1e-3f, hp.learningRate(9), 1e-9);
         assertEquals(1e-4f, hp.learningRate(99), 1e-9);
