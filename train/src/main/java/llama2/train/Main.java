@@ -23,6 +23,7 @@ public final class Main {
               export     write a training checkpoint or model as a llama2.c file (version 0, 1, 2)
               eval       loss per token, perplexity and bits per byte of a model on a text file
               sample     generate text from a model
+              plot       draw a run's losses.csv as a loss-curve SVG
             Text files hold stories separated by lines '<|endoftext|>'.
             (--add-modules jdk.incubator.vector makes training several times faster; without it
             the portable kernels are used.)
@@ -62,6 +63,7 @@ public final class Main {
             case "export" -> ModelCommands.EXPORT_HELP;
             case "eval" -> ModelCommands.EVAL_HELP;
             case "sample" -> ModelCommands.SAMPLE_HELP;
+            case "plot" -> PlotCommand.HELP;
             default -> throw new BadInputException("unknown command '" + command + "' (try --help)");
         };
         if (List.of(rest).contains("--help") || List.of(rest).contains("-h")) {
@@ -75,6 +77,7 @@ public final class Main {
             case "export" -> ModelCommands.export(rest, out);
             case "eval" -> ModelCommands.eval(rest, out);
             case "sample" -> ModelCommands.sample(rest, out);
+            case "plot" -> PlotCommand.run(rest, out);
             default -> throw new AssertionError(command);
         }
         return 0;

@@ -62,6 +62,10 @@ class CliTest {
         String resumed = run("train", "--train-data", d + "/train.tok", "--out-dir", d + "/run", "--resume", "--steps", "8");
         assertTrue(resumed.contains("resuming") && resumed.contains("step 8/8"), resumed);
         assertEquals(8, LossLog.read(dir.resolve("run/losses.csv")).get(7).step());
+        run("plot", "--run", d + "/run", "--out", d + "/loss.svg");
+        String svg = Files.readString(dir.resolve("loss.svg"));
+        assertTrue(svg.startsWith("<svg") && svg.strip().endsWith("</svg>") && svg.contains("validation (best"), svg);
+        assertEquals(2, svg.split("<polyline").length - 1, svg);
         run("export", "--model", d + "/run/checkpoint.bin", "--version", "2", "--out", d + "/q.bin");
 
         String eval = run("eval", "--model", d + "/run/model.bin", "--tokenizer", d + "/tok.bin", "--text", valid.toString());
@@ -105,7 +109,7 @@ class CliTest {
     @Test
     void everyCommandHasHelp() throws Exception {
         assertTrue(run("--help").contains("commands"));
-        for (String command : new String[] {"tokenizer", "prepare", "train", "export", "eval", "sample"}) {
+        for (String command : new String[] {"tokenizer", "prepare", "train", "export", "eval", "sample", "plot"}) {
             assertTrue(run(command, "--help").startsWith("usage: " + command), command);
         }
     }
