@@ -2,7 +2,6 @@ package llama2.train;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.stream.IntStream;
 
 import llama2.engine.Tokenizer;
 
@@ -32,25 +31,27 @@ public record Evaluation(int stories, long tokens, long bytes, double totalNats)
     /** Scores the stories on all cores; the sums run in story order, so the result is reproducible. */
     public static Evaluation of(Model model, Tokenizer tokenizer, List<String> stories, int threads) {
         int seqLen = model.layout.seqLen;
-        int workers = Math.max(1, threads);
-        Worker[] pool = new Worker[workers];
+        int count = Math.max(1, threads);
         double[] nats = new double[stories.size()];
         long[] counts = new long[stories.size()];
-        IntStream.range(0, workers).parallel().forEach(w -> {
-            pool[w] = new Worker(model);
-            int[] window = new int[seqLen + 1];
-            for (int s = w; s < stories.size(); s += workers) {
-                int[] ids = tokenizer.encode(stories.get(s), true, false);
-                int content = ids.length - 1;
-                for (int from = 0; from < content; from += seqLen) {
-                    int n = Math.min(seqLen, content - from);
-                    window[0] = Tokenizer.BOS;
-                    System.arraycopy(ids, 1 + from, window, 1, n);
-                    nats[s] += pool[w].loss(window, 0, n);
-                    counts[s] += n;
+        try (Shards shards = new Shards(count, count)) {
+            shards.run(w -> {
+                Pass pass = new Pass(model);
+                int[] window = new int[seqLen + 1];
+                for (int s = w; s < stories.size(); s += count) {
+                    int[] ids = tokenizer.encode(stories.get(s), true, false);
+                    int content = ids.length - 1;
+                    for (int from = 0; from < content; from += seqLen) {
+                        int n = Math.min(seqLen, content - from);
+                        window[0] = Tokenizer.BOS;
+                        System.arraycopy(ids, 1 + from, window, 1, n);
+                        nats[s] += pass.loss(window, 0, n);
+                        counts[s] += n;
+                    }
                 }
-            }
-        });
+                return 0;
+            });
+        }
         double total = 0;
         long tokens = 0, bytes = 0;
         for (int s = 0; s < stories.size(); s++) {

@@ -1,13 +1,16 @@
 package llama2.train;
 
+import java.util.ArrayList;
+import java.util.List;
+
 import llama2.engine.Config;
 
 /**
  * Where each tensor of a model lives inside one flat {@code float[]}.
  *
  * <p>All parameters (and, with the same layout, their gradients and the optimizer's two moment
- * estimates) sit in a single array, in the order of a llama2.c version-0 file: token embedding,
- * rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, then wcls when it is not shared.
+ * estimates) sit in a single array, in the order of a llama2.c version-0 file (see the
+ * constructor).
  * One array makes the optimizer, gradient clipping, checkpoints and export simple loops.
  * Every matrix is row-major {@code [out][in]}, exactly as llama2.c stores it.
  */
@@ -30,26 +33,35 @@ public final class ParameterLayout {
         vocab = config.vocabSize();
         seqLen = config.seqLen();
 
-        long at = 0;
-        tokenEmbedding = (int) at; at += (long) vocab * dim;
-        rmsAtt = (int) at;         at += (long) layers * dim;
-        wq = (int) at;             at += (long) layers * dim * dim;
-        wk = (int) at;             at += (long) layers * kvDim * dim;
-        wv = (int) at;             at += (long) layers * kvDim * dim;
-        wo = (int) at;             at += (long) layers * dim * dim;
-        rmsFfn = (int) at;         at += (long) layers * dim;
-        w1 = (int) at;             at += (long) layers * hidden * dim;
-        w2 = (int) at;             at += (long) layers * dim * hidden;
-        w3 = (int) at;             at += (long) layers * hidden * dim;
-        rmsFinal = (int) at;       at += dim;
-        classifier = config.sharedClassifier() ? tokenEmbedding : (int) at;
-        if (!config.sharedClassifier()) {
-            at += (long) vocab * dim;
+        // the order of a llama2.c version-0 file, stated once: each place() appends the next tensor
+        tokenEmbedding = place("token_embedding", (long) vocab * dim, true);
+        rmsAtt = place("rms_att", (long) layers * dim, false);
+        wq = place("wq", (long) layers * dim * dim, true);
+        wk = place("wk", (long) layers * kvDim * dim, true);
+        wv = place("wv", (long) layers * kvDim * dim, true);
+        wo = place("wo", (long) layers * dim * dim, true);
+        rmsFfn = place("rms_ffn", (long) layers * dim, false);
+        w1 = place("w1", (long) layers * hidden * dim, true);
+        w2 = place("w2", (long) layers * dim * hidden, true);
+        w3 = place("w3", (long) layers * hidden * dim, true);
+        rmsFinal = place("rms_final", dim, false);
+        classifier = config.sharedClassifier() ? tokenEmbedding : place("wcls", (long) vocab * dim, true);
+        size = next;
+    }
+
+    private final List<Tensor> tensors = new ArrayList<>();
+    private int next;
+
+    /** Appends a tensor of {@code length} floats after the previous one and returns its offset. */
+    private int place(String name, long length, boolean matrix) {
+        if (next + length > Integer.MAX_VALUE - 16) {
+            throw new llama2.engine.BadInputException("model has more than " + (next + length)
+                    + " parameters, too many for the trainer's single array");
         }
-        if (at > Integer.MAX_VALUE - 16) {
-            throw new llama2.engine.BadInputException("model has " + at + " parameters, too many for the trainer's single array");
-        }
-        size = (int) at;
+        tensors.add(new Tensor(name, next, (int) length, matrix));
+        int offset = next;
+        next += (int) length;
+        return offset;
     }
 
     public int wq(int layer) { return wq + layer * dim * dim; }
@@ -65,23 +77,9 @@ public final class ParameterLayout {
     /** The named tensors, for gradient checks and for deciding which ones get weight decay. */
     public record Tensor(String name, int offset, int length, boolean matrix) {}
 
+    /** In file order. */
     public Tensor[] tensors() {
-        var list = new java.util.ArrayList<Tensor>();
-        list.add(new Tensor("token_embedding", tokenEmbedding, vocab * dim, true));
-        list.add(new Tensor("rms_att", rmsAtt, layers * dim, false));
-        list.add(new Tensor("wq", wq, layers * dim * dim, true));
-        list.add(new Tensor("wk", wk, layers * kvDim * dim, true));
-        list.add(new Tensor("wv", wv, layers * kvDim * dim, true));
-        list.add(new Tensor("wo", wo, layers * dim * dim, true));
-        list.add(new Tensor("rms_ffn", rmsFfn, layers * dim, false));
-        list.add(new Tensor("w1", w1, layers * hidden * dim, true));
-        list.add(new Tensor("w2", w2, layers * dim * hidden, true));
-        list.add(new Tensor("w3", w3, layers * hidden * dim, true));
-        list.add(new Tensor("rms_final", rmsFinal, dim, false));
-        if (!config.sharedClassifier()) {
-            list.add(new Tensor("wcls", classifier, vocab * dim, true));
-        }
-        return list.toArray(new Tensor[0]);
+        return tensors.toArray(new Tensor[0]);
     }
 
     /**

@@ -1,19 +1,11 @@
 package llama2.train;
 
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-
 /**
  * One training run's state and its optimizer step.
  *
  * <p>A step draws {@code batch × accumulation} random windows of {@code seq_len + 1} tokens from
- * the training tokens, deals them round-robin to {@code shards} workers that run forward and
- * backward in parallel (each summing gradients into its own array), adds the workers' gradients
+ * the training tokens, deals them round-robin to {@code shards} {@link Pass}es that run forward and
+ * backward in parallel (each summing gradients into its own array), adds their gradients
  * in shard order, clips their global norm, and applies AdamW. Every source of variation (the
  * windows, the dropout masks, the order of every sum) depends only on the seed and the step, so a run resumed from
  * a checkpoint continues bit for bit like an uninterrupted one.
@@ -24,8 +16,8 @@ public final class Trainer implements AutoCloseable {
     final AdamW optimizer;
     final Rng rng;
     private final int[] data;
-    private final Worker[] workers;
-    private final ExecutorService pool;
+    private final Pass[] passes;
+    private final Shards shards;
     /** Optimizer steps done so far. */
     int step;
     long tokensSeen;
@@ -42,15 +34,11 @@ public final class Trainer implements AutoCloseable {
                     + " tokens, fewer than seq_len + 2 = " + (model.layout.seqLen + 2));
         }
         this.data = trainingTokens;
-        this.workers = new Worker[hp.shards()];
-        for (int i = 0; i < workers.length; i++) {
-            workers[i] = new Worker(model, hp.dropout());
+        this.passes = new Pass[hp.shards()];
+        for (int i = 0; i < passes.length; i++) {
+            passes[i] = new Pass(model, hp.dropout());
         }
-        this.pool = Executors.newFixedThreadPool(Math.max(1, Math.min(threads, hp.shards())), r -> {
-            Thread t = new Thread(r, "trainer");
-            t.setDaemon(true);
-            return t;
-        });
+        this.shards = new Shards(hp.shards(), threads);
     }
 
     public int step() {
@@ -70,12 +58,12 @@ public final class Trainer implements AutoCloseable {
             starts[i] = rng.nextInt(data.length - n - 1);
         }
         float scale = 1.0f / ((float) n * windows);
-        double[] losses = runOnWorkers(w -> {
-            Worker worker = workers[w];
-            worker.clearGradients();
+        double[] losses = shards.run(w -> {
+            Pass pass = passes[w];
+            pass.clearGradients();
             double sum = 0;
-            for (int i = w; i < windows; i += workers.length) {
-                sum += worker.forwardBackward(data, starts[i], n, scale, Dropout.windowSeed(hp.seed(), step, i));
+            for (int i = w; i < windows; i += passes.length) {
+                sum += pass.forwardBackward(data, starts[i], n, scale, Dropout.windowSeed(hp.seed(), step, i));
             }
             return sum;
         });
@@ -92,14 +80,14 @@ public final class Trainer implements AutoCloseable {
         return total / ((double) n * windows);
     }
 
-    /** Adds every worker's gradient into worker 0's, in shard order, in parallel over slices. */
+    /** Adds every shard's gradient into shard 0's, in shard order, in parallel over slices. */
     private float[] sumGradients() {
-        float[] sum = workers[0].grad;
-        int size = sum.length, parts = workers.length;
-        runOnWorkers(part -> {
+        float[] sum = passes[0].grad;
+        int size = sum.length, parts = passes.length;
+        shards.run(part -> {
             int from = (int) ((long) size * part / parts), to = (int) ((long) size * (part + 1) / parts);
-            for (int w = 1; w < workers.length; w++) {
-                float[] g = workers[w].grad;
+            for (int w = 1; w < passes.length; w++) {
+                float[] g = passes[w].grad;
                 for (int i = from; i < to; i++) {
                     sum[i] += g[i];
                 }
@@ -135,10 +123,10 @@ public final class Trainer implements AutoCloseable {
             throw new llama2.engine.BadInputException("the validation data holds " + tokens.length
                     + " tokens, fewer than seq_len + 1 = " + (n + 1));
         }
-        double[] sums = runOnWorkers(w -> {
+        double[] sums = shards.run(w -> {
             double sum = 0;
-            for (int i = w; i < windows; i += workers.length) {
-                sum += workers[w].loss(tokens, i * n, n);
+            for (int i = w; i < windows; i += passes.length) {
+                sum += passes[w].loss(tokens, i * n, n);
             }
             return sum;
         });
@@ -149,37 +137,8 @@ public final class Trainer implements AutoCloseable {
         return total / ((double) windows * n);
     }
 
-    interface ShardTask {
-        double run(int shard) throws Exception;
-    }
-
-    /** Runs the task for every shard on the pool and returns the results in shard order. */
-    private double[] runOnWorkers(ShardTask task) {
-        List<Future<Double>> futures = new ArrayList<>();
-        for (int w = 0; w < workers.length; w++) {
-            int shard = w;
-            Callable<Double> c = () -> task.run(shard);
-            futures.add(pool.submit(c));
-        }
-        double[] results = new double[workers.length];
-        try {
-            for (int w = 0; w < workers.length; w++) {
-                results[w] = futures.get(w).get();
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new IllegalStateException(e.getCause());
-        }
-        return results;
-    }
-
     @Override
     public void close() {
-        pool.shutdownNow();
+        shards.close();
     }
 }

@@ -34,7 +34,7 @@ class EngineParityTest {
     static void assertSameLogits(Model model, Transformer engine, int[] tokens, double tolerance) {
         int n = model.layout.seqLen;
         int vocab = model.layout.vocab;
-        float[] ours = new Worker(model).logits(tokens, 0, n).clone();
+        float[] ours = new Pass(model).logits(tokens, 0, n).clone();
         for (int pos = 0; pos < n; pos++) {
             float[] theirs = engine.forward(tokens[pos], pos);
             for (int v = 0; v < vocab; v++) {
@@ -84,7 +84,7 @@ class EngineParityTest {
         Checkpoint checkpoint = WeightsBridge.readCheckpoint(Path.of(shared, "llama2/models/stories260K.bin"));
         int n = 24;
         int[] tokens = GradientTest.tokens(n + 1, model.layout.vocab, 9);
-        float[] ours = new Worker(model).logits(tokens, 0, n).clone();
+        float[] ours = new Pass(model).logits(tokens, 0, n).clone();
         Transformer engine = new Transformer(checkpoint.weights());
         int vocab = model.layout.vocab;
         for (int pos = 0; pos < n; pos++) {

@@ -52,9 +52,9 @@ class GradientTest {
         int n = l.seqLen;
         int[] tokens = tokens(n + 1, l.vocab, 11);
         long dropoutSeed = Dropout.windowSeed(99, 3, 1);
-        Worker worker = new Worker(model, dropoutRate);
-        worker.clearGradients();
-        double trainingLoss = worker.forwardBackward(tokens, 0, n, 1f, dropoutSeed);
+        Pass pass = new Pass(model, dropoutRate);
+        pass.clearGradients();
+        double trainingLoss = pass.forwardBackward(tokens, 0, n, 1f, dropoutSeed);
 
         double[] p = new double[l.size];
         for (int i = 0; i < p.length; i++) {
@@ -65,7 +65,7 @@ class GradientTest {
             dropout = new Dropout(dropoutRate);
             dropout.reseed(dropoutSeed);
             double plain = new DoubleReference(l, p).loss(tokens, n);
-            assertEquals(plain, worker.loss(tokens, 0, n), 1e-6 * plain, "without dropout at evaluation");
+            assertEquals(plain, pass.loss(tokens, 0, n), 1e-6 * plain, "without dropout at evaluation");
             assertTrue(Math.abs(plain - trainingLoss) > 1e-3 * plain, "dropout changes the training loss");
         }
         DoubleReference reference = new DoubleReference(l, p, dropout);
@@ -83,7 +83,7 @@ class GradientTest {
                 double minus = reference.loss(tokens, n);
                 p[i] = saved;
                 double numeric = (plus - minus) / (2 * h);
-                double analytic = worker.grad[i];
+                double analytic = pass.grad[i];
                 diff2 += (numeric - analytic) * (numeric - analytic);
                 norm2 += numeric * numeric;
             }
@@ -98,7 +98,7 @@ class GradientTest {
         Model model = tinyModel(true, 3);
         int n = model.layout.seqLen;
         int[] a = tokens(n + 1, model.layout.vocab, 1), b = tokens(n + 1, model.layout.vocab, 2);
-        Worker separate = new Worker(model), together = new Worker(model);
+        Pass separate = new Pass(model), together = new Pass(model);
         separate.clearGradients();
         separate.forwardBackward(a, 0, n, 1f, 0);
         float[] ga = separate.grad.clone();
