@@ -63,11 +63,25 @@ public final class FloatMatrix implements Matrix {
      * flight and their sixteen weights for {@code x[j]} are one contiguous run.
      */
     @Override
-    public void multiply(float[] x, float[] out) {
+    public void multiply(Input input, float[] out, int from, int to) {
+        float[] x = input.values();
+        int firstBlock = Math.min(ceilToBlock(from), blockedRows);
+        int endBlocks = Math.max(firstBlock, Math.min(to - to % BLOCK, blockedRows));
+        multiplyPlain(x, out, from, Math.min(firstBlock, to));
+        multiplyBlocks(x, out, firstBlock, endBlocks);
+        multiplyPlain(x, out, Math.max(endBlocks, from), to);
+    }
+
+    private static int ceilToBlock(int row) {
+        return (row + BLOCK - 1) / BLOCK * BLOCK;
+    }
+
+    /** Rows [from, to) of whole blocks. */
+    private void multiplyBlocks(float[] x, float[] out, int from, int to) {
         int n = cols;
         float[] w = blocked;
-        int p = 0;
-        for (int i = 0; i < blockedRows; i += BLOCK) {
+        int p = from * n;
+        for (int i = from; i < to; i += BLOCK) {
             float s0 = 0f, s1 = 0f, s2 = 0f, s3 = 0f, s4 = 0f, s5 = 0f, s6 = 0f, s7 = 0f;
             float s8 = 0f, s9 = 0f, s10 = 0f, s11 = 0f, s12 = 0f, s13 = 0f, s14 = 0f, s15 = 0f;
             for (int j = 0; j < n; j++, p += BLOCK) {
@@ -106,7 +120,6 @@ public final class FloatMatrix implements Matrix {
             out[i + 14] = s14;
             out[i + 15] = s15;
         }
-        multiplyPlain(x, out, blockedRows, rows);
     }
 
     /** The meaning of {@link #multiply}, for rows [from, to): run.c's matmul. */

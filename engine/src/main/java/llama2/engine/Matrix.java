@@ -10,8 +10,11 @@ public interface Matrix {
 
     int cols();
 
-    /** {@code out[i] = Σ_j W[i][j] * x[j]} for every row, in the reference's arithmetic. */
-    void multiply(float[] x, float[] out);
+    /**
+     * {@code out[i] = Σ_j W[i][j] * x[j]} for the rows {@code i} in [from, to), in the reference's
+     * arithmetic: each row's sum is the reference's whichever rows are asked for.
+     */
+    void multiply(Input x, float[] out, int from, int to);
 
     /** Writes row {@code row} as floats (an embedding lookup). */
     void copyRow(int row, float[] out);

@@ -4,8 +4,9 @@ package llama2.engine;
  * A Q8_0 weight matrix (runq.c): int8 values, and one float scale for each group of
  * {@code groupSize} consecutive values; a weight is {@code q[i] * scale[i / groupSize]}.
  *
- * <p>{@link #multiply} quantizes its input vector the same way first and sums int8 products in
- * int32 within each group, which is what makes runq.c fast and what parity requires.
+ * <p>{@link #multiply} reads its input quantized the same way ({@link Input#quantized}) and sums
+ * int8 products in int32 within each group, which is what makes runq.c fast and what parity
+ * requires.
  *
  * <p>Like {@link FloatMatrix}, the int8 values are kept in blocks of {@link #BLOCK} rows stored
  * column by column, rows left after the last full block row-major at the end; {@link #values()}
@@ -21,10 +22,6 @@ public final class QuantizedMatrix implements Matrix {
     private final int blockedRows;  // rows stored in blocks; the rest follow, row-major
     private final byte[] blocked;
     private final float[] scales;
-
-    // The quantized input vector, reused by every call (the engine is single-threaded).
-    private final byte[] inputValues;
-    private final float[] inputScales;
 
     /** Takes over {@code values} (row-major) and rearranges it in place; keeps {@code scales}. */
     public QuantizedMatrix(int rows, int cols, int groupSize, byte[] values, float[] scales) {
@@ -50,8 +47,6 @@ public final class QuantizedMatrix implements Matrix {
                 }
             }
         }
-        this.inputValues = new byte[cols];
-        this.inputScales = new float[cols / groupSize];
     }
 
     /**
@@ -112,14 +107,27 @@ public final class QuantizedMatrix implements Matrix {
      * their eight weights for one input value read as one contiguous run.
      */
     @Override
-    public void multiply(float[] x, float[] out) {
-        quantizeInput(x);
+    public void multiply(Input input, float[] out, int from, int to) {
+        byte[] xq = input.quantized(groupSize);
+        float[] xs = input.scales();
+        int firstBlock = Math.min(ceilToBlock(from), blockedRows);
+        int endBlocks = Math.max(firstBlock, Math.min(to - to % BLOCK, blockedRows));
+        multiplyPlain(xq, xs, out, from, Math.min(firstBlock, to));
+        multiplyBlocks(xq, xs, out, firstBlock, endBlocks);
+        multiplyPlain(xq, xs, out, Math.max(endBlocks, from), to);
+    }
+
+    private static int ceilToBlock(int row) {
+        return (row + BLOCK - 1) / BLOCK * BLOCK;
+    }
+
+    /** Rows [from, to) of whole blocks. */
+    private void multiplyBlocks(byte[] xq, float[] inputScales, float[] out, int from, int to) {
         int gs = groupSize;
         int groups = cols / gs;
-        byte[] xq = inputValues;
         byte[] w = blocked;
-        int p = 0;
-        for (int i = 0; i < blockedRows; i += BLOCK) {
+        int p = from * cols;
+        for (int i = from; i < to; i += BLOCK) {
             int g0 = i * groups;
             float v0 = 0f, v1 = 0f, v2 = 0f, v3 = 0f, v4 = 0f, v5 = 0f, v6 = 0f, v7 = 0f;
             for (int g = 0; g < groups; g++) {
@@ -155,11 +163,10 @@ public final class QuantizedMatrix implements Matrix {
             out[i + 6] = v6;
             out[i + 7] = v7;
         }
-        multiplyPlain(out, blockedRows, rows);
     }
 
     /** The meaning of {@link #multiply} for rows [from, to), on the quantized input: runq.c's matmul. */
-    private void multiplyPlain(float[] out, int from, int to) {
+    private void multiplyPlain(byte[] inputValues, float[] inputScales, float[] out, int from, int to) {
         int groups = cols / groupSize;
         for (int i = from; i < to; i++) {
             float val = 0f;
@@ -175,9 +182,8 @@ public final class QuantizedMatrix implements Matrix {
     }
 
     /** {@link #multiply} by the plain loop only, for tests. */
-    void multiplyPlain(float[] x, float[] out) {
-        quantizeInput(x);
-        multiplyPlain(out, 0, rows);
+    void multiplyPlain(Input input, float[] out) {
+        multiplyPlain(input.quantized(groupSize), input.scales(), out, 0, rows);
     }
 
     /** Where weight (i, j) is stored. */
@@ -189,25 +195,7 @@ public final class QuantizedMatrix implements Matrix {
         return (i - k) * cols + j * BLOCK + k;
     }
 
-    /** runq.c's {@code quantize}: C's round() rounds half away from zero, unlike the exporter. */
-    private void quantizeInput(float[] x) {
-        int gs = groupSize;
-        for (int g = 0; g < inputScales.length; g++) {
-            int start = g * gs;
-            float scale = maxAbs(x, start, gs) / 127f;
-            inputScales[g] = scale;
-            for (int i = start; i < start + gs; i++) {
-                inputValues[i] = (byte) (int) roundHalfAwayFromZero(x[i] / scale);
-            }
-        }
-    }
-
-    private static double roundHalfAwayFromZero(float v) {
-        double magnitude = Math.floor(Math.abs((double) v) + 0.5);
-        return v < 0 ? -magnitude : magnitude;
-    }
-
-    private static float maxAbs(float[] a, int start, int length) {
+    static float maxAbs(float[] a, int start, int length) {
         float max = 0f;
         for (int i = start; i < start + length; i++) {
             float v = Math.abs(a[i]);

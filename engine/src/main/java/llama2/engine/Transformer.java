@@ -7,10 +7,27 @@ package llama2.engine;
  *
  * <p>Every float operation is the reference's, in the reference's order: that is what makes
  * generated stories identical to llama2.c's, token for token.
+ *
+ * <p>A model can be split into shards that work together (one per thread or browser worker):
+ * shard {@code s} of {@code n} computes its own rows of every matrix and its own key/value heads
+ * (and the query heads that read them), keeps only those heads' cache, and passes each result
+ * through an {@link Exchange} to have the whole vector again. Each row is still one sum in the
+ * reference's order, so the logits are the same bits for any number of shards.
  */
 public final class Transformer {
+    /** Row ranges start at multiples of this, so each shard's rows are whole kernel blocks. */
+    private static final int ROW_ALIGNMENT = 16;
+
     private final Weights w;
     private final Config c;
+    private final Exchange exchange;
+
+    // This shard's part: query and key/value rows (whole heads), and rows of the other matrices.
+    private final int qFrom, qTo;           // rows of wq: the query heads of this shard's kv heads
+    private final int kvFrom, kvTo;         // rows of wk and wv: this shard's kv heads
+    private final int dimFrom, dimTo;       // rows of wo and w2
+    private final int hiddenFrom, hiddenTo; // rows of w1 and w3
+    private final int vocabFrom, vocabTo;   // rows of the classifier
 
     // Activations, reused at every step (run.c's RunState).
     private final float[] x;      // the residual stream
@@ -19,33 +36,73 @@ public final class Transformer {
     private final float[] hb;     // feed-forward hidden state
     private final float[] hb2;    // its gate
     private final float[] q;      // the query of this position
+    private final float[] k;      // its key and value, until they move into the cache
+    private final float[] v;
     private final float[] att;    // attention scores of one head
     private final float[] logits;
-    private final float[][] keyCache;   // per layer, seqLen rows of kvDim
+    private final Input xIn;      // the same arrays as matrix inputs
+    private final Input xbIn;
+    private final Input hbIn;
+    private final float[][] keyCache;   // per layer, seqLen rows of this shard's kv heads
     private final float[][] valueCache;
+    private final int cacheStride;      // floats per position in the cache
     private final float[] ropeFreq;     // per pair of a head: the same at every position
     private final float[] ropeCos;      // per pair of a head, at the current position: run.c
-                                        // recomputes them for every head and layer, same values
-    private final float[] ropeSin;
+    private final float[] ropeSin;      // recomputes them for every head and layer, same values
     private final float attentionScale;
 
+    /** The whole model in one shard. */
     public Transformer(Weights weights) {
+        this(weights, 0, 1, Exchange.NONE);
+    }
+
+    /** Shard {@code shard} of {@code shards}, exchanging through {@code exchange}. */
+    public Transformer(Weights weights, int shard, int shards, Exchange exchange) {
+        if (shard < 0 || shard >= shards) {
+            throw new IllegalArgumentException("shard " + shard + " of " + shards);
+        }
         this.w = weights;
         this.c = weights.config();
+        this.exchange = exchange;
+        int headSize = c.headSize();
+        int kvHeadFrom = split(c.nKvHeads(), 1, shard, shards);
+        int kvHeadTo = split(c.nKvHeads(), 1, shard + 1, shards);
+        kvFrom = kvHeadFrom * headSize;
+        kvTo = kvHeadTo * headSize;
+        qFrom = kvFrom * c.kvMul();
+        qTo = kvTo * c.kvMul();
+        dimFrom = split(c.dim(), ROW_ALIGNMENT, shard, shards);
+        dimTo = split(c.dim(), ROW_ALIGNMENT, shard + 1, shards);
+        hiddenFrom = split(c.hiddenDim(), ROW_ALIGNMENT, shard, shards);
+        hiddenTo = split(c.hiddenDim(), ROW_ALIGNMENT, shard + 1, shards);
+        vocabFrom = split(c.vocabSize(), ROW_ALIGNMENT, shard, shards);
+        vocabTo = split(c.vocabSize(), ROW_ALIGNMENT, shard + 1, shards);
+
         x = new float[c.dim()];
         xb = new float[c.dim()];
         xb2 = new float[c.dim()];
         hb = new float[c.hiddenDim()];
         hb2 = new float[c.hiddenDim()];
         q = new float[c.dim()];
+        k = new float[c.kvDim()];
+        v = new float[c.kvDim()];
         att = new float[c.seqLen()];
         logits = new float[c.vocabSize()];
-        keyCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
-        valueCache = new float[c.nLayers()][c.seqLen() * c.kvDim()];
-        ropeFreq = Rope.frequencies(c.headSize());
-        ropeCos = new float[c.headSize() / 2];
-        ropeSin = new float[c.headSize() / 2];
-        attentionScale = (float) Math.sqrt(c.headSize());
+        xIn = new Input(x);
+        xbIn = new Input(xb);
+        hbIn = new Input(hb);
+        cacheStride = kvTo - kvFrom;
+        keyCache = new float[c.nLayers()][c.seqLen() * cacheStride];
+        valueCache = new float[c.nLayers()][c.seqLen() * cacheStride];
+        ropeFreq = Rope.frequencies(headSize);
+        ropeCos = new float[headSize / 2];
+        ropeSin = new float[headSize / 2];
+        attentionScale = (float) Math.sqrt(headSize);
+    }
+
+    /** Where part {@code s} of {@code n} starts among {@code units}, at a multiple of {@code alignment}. */
+    private static int split(int units, int alignment, int s, int n) {
+        return s == n ? units : (int) ((long) units * s / n) / alignment * alignment;
     }
 
     public Config config() {
@@ -60,6 +117,7 @@ public final class Transformer {
         if (pos < 0 || pos >= c.seqLen()) {
             throw new BadInputException("position " + pos + " is outside the context [0, " + c.seqLen() + ")");
         }
+        exchange.begin(token, pos);
         w.tokenEmbedding().copyRow(token, x);
         Rope.angles(ropeFreq, pos, ropeCos, ropeSin, 0);
         for (int l = 0; l < c.nLayers(); l++) {
@@ -67,33 +125,38 @@ public final class Transformer {
             feedForward(l);
         }
         rmsnorm(x, x, w.rmsFinal());
-        w.classifier().multiply(x, logits);
+        xIn.changed();
+        w.classifier().multiply(xIn, logits, vocabFrom, vocabTo);
+        exchange.allGather(logits, vocabFrom, vocabTo);
         return logits;
     }
 
     private void attention(int l, int pos) {
-        int kvDim = c.kvDim();
         int headSize = c.headSize();
         float[] keys = keyCache[l];
         float[] values = valueCache[l];
 
         rmsnorm(xb, x, w.rmsAtt()[l]);
-        w.wq()[l].multiply(xb, q);
-        w.wk()[l].multiply(xb, xb2);           // xb2 holds k until it moves into the cache
-        rotate(q, c.dim());
-        rotate(xb2, kvDim);
-        System.arraycopy(xb2, 0, keys, pos * kvDim, kvDim);
-        w.wv()[l].multiply(xb, xb2);
-        System.arraycopy(xb2, 0, values, pos * kvDim, kvDim);
+        xbIn.changed();
+        w.wq()[l].multiply(xbIn, q, qFrom, qTo);
+        w.wk()[l].multiply(xbIn, k, kvFrom, kvTo);
+        w.wv()[l].multiply(xbIn, v, kvFrom, kvTo);
+        rotate(q, qFrom, qTo);
+        rotate(k, kvFrom, kvTo);
+        System.arraycopy(k, kvFrom, keys, pos * cacheStride, cacheStride);
+        System.arraycopy(v, kvFrom, values, pos * cacheStride, cacheStride);
 
-        for (int h = 0; h < c.nHeads(); h++) {
+        for (int h = qFrom / headSize; h < qTo / headSize; h++) {
             int qOffset = h * headSize;
-            int kvOffset = h / c.kvMul() * headSize;
-            Attention.scores(q, qOffset, keys, kvOffset, kvDim, headSize, pos + 1, attentionScale, att);
+            int cacheOffset = h / c.kvMul() * headSize - kvFrom;
+            Attention.scores(q, qOffset, keys, cacheOffset, cacheStride, headSize, pos + 1, attentionScale, att);
             softmax(att, pos + 1);
-            Attention.mixValues(att, pos + 1, values, kvOffset, kvDim, headSize, xb, qOffset);
+            Attention.mixValues(att, pos + 1, values, cacheOffset, cacheStride, headSize, xb, qOffset);
         }
-        w.wo()[l].multiply(xb, xb2);
+        exchange.allGather(xb, qFrom, qTo);
+        xbIn.changed();
+        w.wo()[l].multiply(xbIn, xb2, dimFrom, dimTo);
+        exchange.allGather(xb2, dimFrom, dimTo);
         for (int i = 0; i < c.dim(); i++) {
             x[i] += xb2[i];
         }
@@ -101,24 +164,28 @@ public final class Transformer {
 
     private void feedForward(int l) {
         rmsnorm(xb, x, w.rmsFfn()[l]);
-        w.w1()[l].multiply(xb, hb);
-        w.w3()[l].multiply(xb, hb2);
-        for (int i = 0; i < c.hiddenDim(); i++) { // SwiGLU: silu(w1·x) * (w3·x)
+        xbIn.changed();
+        w.w1()[l].multiply(xbIn, hb, hiddenFrom, hiddenTo);
+        w.w3()[l].multiply(xbIn, hb2, hiddenFrom, hiddenTo);
+        for (int i = hiddenFrom; i < hiddenTo; i++) { // SwiGLU: silu(w1·x) * (w3·x)
             float val = hb[i];
             val *= 1.0f / (1.0f + FloatMath.exp(-val));
             val *= hb2[i];
             hb[i] = val;
         }
-        w.w2()[l].multiply(hb, xb);
+        exchange.allGather(hb, hiddenFrom, hiddenTo);
+        hbIn.changed();
+        w.w2()[l].multiply(hbIn, xb, dimFrom, dimTo);
+        exchange.allGather(xb, dimFrom, dimTo);
         for (int i = 0; i < c.dim(); i++) {
             x[i] += xb[i];
         }
     }
 
-    /** Rotates each pair (v[i], v[i+1]) of the first {@code size} entries by its RoPE angle. */
-    private void rotate(float[] v, int size) {
+    /** Rotates each pair (v[i], v[i+1]) in [from, to), whole heads, by its RoPE angle. */
+    private void rotate(float[] v, int from, int to) {
         int headSize = c.headSize();
-        for (int i = 0; i < size; i += 2) {
+        for (int i = from; i < to; i += 2) {
             int pair = (i % headSize) / 2;
             float fcr = ropeCos[pair];
             float fci = ropeSin[pair];

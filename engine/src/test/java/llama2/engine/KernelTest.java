@@ -23,10 +23,9 @@ class KernelTest {
             int rows = shape[0], cols = shape[1];
             FloatMatrix m = new FloatMatrix(rows, cols, floats(rows * cols));
             float[] x = floats(cols);
-            float[] fast = new float[rows], plain = new float[rows];
-            m.multiply(x, fast);
+            float[] plain = new float[rows];
             m.multiplyPlain(x, plain, 0, rows);
-            assertArrayEquals(plain, fast, rows + "x" + cols);
+            assertRangesEqual(plain, m, new Input(x));
         }
     }
 
@@ -35,12 +34,28 @@ class KernelTest {
         for (int[] shape : new int[][] {{1, 8, 8}, {8, 16, 4}, {37, 64, 32}, {275, 96, 32}}) {
             int rows = shape[0], cols = shape[1], groupSize = shape[2];
             QuantizedMatrix m = QuantizedMatrix.quantize(new FloatMatrix(rows, cols, floats(rows * cols)), groupSize);
-            float[] x = floats(cols);
-            float[] fast = new float[rows], plain = new float[rows];
-            m.multiply(x, fast);
+            Input x = new Input(floats(cols));
+            float[] plain = new float[rows];
             m.multiplyPlain(x, plain);
-            assertArrayEquals(plain, fast, rows + "x" + cols);
+            assertRangesEqual(plain, m, x);
         }
+    }
+
+    /** The whole matrix, and rows [from, to) for ranges inside, across and between blocks. */
+    private static void assertRangesEqual(float[] plain, Matrix m, Input x) {
+        int rows = m.rows();
+        for (int from = 0; from < rows; from += Math.max(1, rows / 7)) {
+            for (int to = from; to <= rows; to += Math.max(1, rows / 5)) {
+                float[] fast = new float[rows];
+                m.multiply(x, fast, from, to);
+                float[] expected = new float[rows];
+                System.arraycopy(plain, from, expected, from, to - from);
+                assertArrayEquals(expected, fast, rows + "x" + m.cols() + " rows " + from + ".." + to);
+            }
+        }
+        float[] all = new float[rows];
+        m.multiply(x, all, 0, rows);
+        assertArrayEquals(plain, all, rows + "x" + m.cols());
     }
 
     @Test
