@@ -14,6 +14,7 @@ import llama2.engine.Sampler;
 import llama2.engine.Step;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
+import llama2.jvm.ThreadedShards;
 
 /** {@code <checkpoint> [-t -p -s -n -i -z -m -y --ids]}: llama2.c's run, flag for flag. */
 final class GenerateCommand {
@@ -27,6 +28,7 @@ final class GenerateCommand {
     private String mode = "generate";
     private String systemPrompt;
     private boolean printIds;
+    private int threads = Runtime.getRuntime().availableProcessors();
 
     private GenerateCommand() {}
 
@@ -54,6 +56,7 @@ final class GenerateCommand {
                 case "-z" -> tokenizerPath = value;
                 case "-m" -> mode = value;
                 case "-y" -> systemPrompt = value;
+                case "--threads" -> threads = Flags.parseInt(flag, value);
                 default -> throw new BadInputException("unknown option " + flag + " (see --help)");
             }
         }
@@ -65,6 +68,9 @@ final class GenerateCommand {
         }
         if (steps < 0) {
             throw new BadInputException("-n: steps must be >= 0 (0 means the model's seq_len), found " + steps);
+        }
+        if (threads < 1) {
+            throw new BadInputException("--threads must be at least 1, found " + threads);
         }
         if (!mode.equals("generate") && !mode.equals("chat")) {
             throw new BadInputException("-m: mode must be generate or chat, found '" + mode + "'");
@@ -78,12 +84,14 @@ final class GenerateCommand {
         Checkpoint checkpoint = Files.checkpoint(checkpointPath);
         int vocabSize = checkpoint.config().vocabSize();
         Tokenizer tokenizer = Files.tokenizer(tokenizerPath, vocabSize);
-        Transformer transformer = new Transformer(checkpoint.weights());
         Sampler sampler = new Sampler(vocabSize, temperature, topp, seed);
-        if (mode.equals("chat")) {
-            chat(transformer, tokenizer, sampler, out);
-        } else {
-            generate(new Generation(transformer, tokenizer, sampler, prompt, steps), out);
+        try (ThreadedShards shards = new ThreadedShards(checkpoint.weights(), threads)) {
+            Transformer transformer = shards.transformer();
+            if (mode.equals("chat")) {
+                chat(transformer, tokenizer, sampler, out);
+            } else {
+                generate(new Generation(transformer, tokenizer, sampler, prompt, steps), out);
+            }
         }
     }
 

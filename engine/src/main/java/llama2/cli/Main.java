@@ -20,7 +20,7 @@ public final class Main {
                    java -jar llama2.jar info <checkpoint>            describe a checkpoint
                    java -jar llama2.jar quantize <in> <out> [--group N]
                                                                      convert to version 2 (Q8_0)
-                   java -jar llama2.jar bench [--tokens N] [--shapes 260K,15M,42M,110M]
+                   java -jar llama2.jar bench [--tokens N] [--shapes 260K,15M,42M,110M] [--threads 1,2]
                                                                      speed on random models, no file needed
             Example: java -jar llama2.jar stories15M.bin -z tokenizer.bin -t 0.8 -n 256 -i "One day, Lily met a Shoggoth"
 
@@ -34,6 +34,7 @@ public final class Main {
               -m <string>  mode: generate or chat (default generate)
               -y <string>  system prompt for chat mode (default: asked on stdin)
               --ids        print the token ids (BOS, prompt, sampled) on one line instead of the text
+              --threads N  split the model over N threads, same output for any N (default: all cores)
 
             Checkpoints: llama2.c version 0 (stories15M.bin and friends), 1 (fp32) and 2 (Q8_0, runq.c).
             Output: the text on stdout followed by a newline, "achieved tok/s: X" on stderr.

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
+import llama2.jvm.ThreadedShards;
 
 /** One line of {@code golden/generate.tsv}: a run of the reference and the ids it walked. */
 public record GoldenCase(String name, String model, String tokenizer, float temperature, float topp,
@@ -58,10 +59,20 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
 
     /** The ids this engine produces for the case. */
     public int[] generate() {
+        return generate(1);
+    }
+
+    /** The ids this engine produces for the case with the model split into {@code shards} threads. */
+    public int[] generate(int shards) {
         Checkpoint checkpoint = Shared.checkpoint(model);
         Tokenizer tok = Shared.tokenizer(tokenizer, checkpoint.config().vocabSize());
         Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
-        Generation generation = new Generation(new Transformer(checkpoint.weights()), tok, sampler, prompt, steps);
+        try (ThreadedShards threads = new ThreadedShards(checkpoint.weights(), shards)) {
+            return run(new Generation(threads.transformer(), tok, sampler, prompt, steps));
+        }
+    }
+
+    private static int[] run(Generation generation) {
         while (!generation.isDone() && generation.step() != null) {
             // each step appends its token to ids()
         }

@@ -20,4 +20,14 @@ class GoldenGenerateTest {
         Shared.dir();
         assertArrayEquals(golden.ids(), golden.generate(), golden.name());
     }
+
+    /** Split into shards on threads (three does not divide every model's heads): the same ids. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void producesTheReferenceIdsInShards(GoldenCase golden) {
+        Shared.dir();
+        for (int shards = 2; shards <= 3; shards++) {
+            assertArrayEquals(golden.ids(), golden.generate(shards), golden.name() + ", " + shards + " shards");
+        }
+    }
 }

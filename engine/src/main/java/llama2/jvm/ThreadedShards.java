@@ -1,0 +1,102 @@
+package llama2.jvm;
+
+import java.util.concurrent.BrokenBarrierException;
+import java.util.concurrent.CyclicBarrier;
+import llama2.engine.Exchange;
+import llama2.engine.Transformer;
+import llama2.engine.Weights;
+
+/**
+ * A model split into shards on platform threads: the caller's thread runs shard 0, the
+ * {@link #transformer()}; each other shard runs on a daemon thread of its own and follows shard 0
+ * step by step. Shards meet at a barrier after each sharded step (waits block, they do not spin),
+ * so a busy neighbour core is not burned by a waiting shard. {@link #close} ends the threads.
+ */
+public final class ThreadedShards implements AutoCloseable {
+    private final Transformer lead;
+    private final Thread[] followers;
+    private final CyclicBarrier barrier;
+    // Each exchange writes one staging vector and reads it back after the barrier; alternating
+    // two means no shard overwrites a vector another may still be reading.
+    private final float[][] staging;
+    private volatile int token;
+    private volatile int pos;
+
+    /** Starts {@code shards - 1} threads (none for one shard). */
+    public ThreadedShards(Weights weights, int shards) {
+        if (shards < 1) {
+            throw new IllegalArgumentException("shards must be at least 1, found " + shards);
+        }
+        var c = weights.config();
+        barrier = new CyclicBarrier(shards);
+        staging = new float[2][Math.max(c.vocabSize(), Math.max(c.dim(), c.hiddenDim()))];
+        followers = new Thread[shards - 1];
+        for (int s = 1; s < shards; s++) {
+            Transformer follower = new Transformer(weights, s, shards, new ShardExchange(false));
+            Thread thread = new Thread(() -> follow(follower), "shard " + s);
+            thread.setDaemon(true);
+            thread.start();
+            followers[s - 1] = thread;
+        }
+        lead = shards == 1 ? new Transformer(weights) : new Transformer(weights, 0, shards, new ShardExchange(true));
+    }
+
+    /** Shard 0: call it from one thread; the other shards follow each of its forward passes. */
+    public Transformer transformer() {
+        return lead;
+    }
+
+    @Override
+    public void close() {
+        for (Thread thread : followers) {
+            thread.interrupt();
+        }
+    }
+
+    private void follow(Transformer follower) {
+        try {
+            while (true) {
+                barrier.await(); // the lead's begin()
+                follower.forward(token, pos);
+            }
+        } catch (InterruptedException | BrokenBarrierException | IllegalStateException e) {
+            barrier.reset(); // whoever waits learns that this shard is gone
+        }
+    }
+
+    /** Waits for every shard; a shard that was closed, or whose partner was, learns it here. */
+    private void await() {
+        try {
+            barrier.await();
+        } catch (InterruptedException | BrokenBarrierException e) {
+            throw new IllegalStateException("the shards were stopped", e);
+        }
+    }
+
+    private final class ShardExchange implements Exchange {
+        private final boolean lead;
+        private int parity;
+
+        ShardExchange(boolean lead) {
+            this.lead = lead;
+        }
+
+        @Override
+        public void begin(int token, int pos) {
+            if (lead) {
+                ThreadedShards.this.token = token;
+                ThreadedShards.this.pos = pos;
+                await();
+            }
+        }
+
+        @Override
+        public void allGather(float[] v, int from, int to) {
+            float[] shared = staging[parity];
+            parity ^= 1;
+            System.arraycopy(v, from, shared, from, to - from);
+            await();
+            System.arraycopy(shared, 0, v, 0, v.length);
+        }
+    }
+}
