@@ -50,18 +50,18 @@ final class Kernels {
     }
 
     /** {@code y = x · Wᵀ}, computed from {@code Wt}. */
-    static void forward(float[] y, int yOff, float[] x, int xOff, float[] wt, int wtOff, int n, int in, int out) {
-        gemm(y, yOff, out, x, xOff, in, 1, wt, wtOff, out, n, in, out, false);
+    static void forward(float[] y, float[] x, float[] wt, int wtOff, int n, int in, int out) {
+        gemm(y, 0, out, x, 0, in, 1, wt, wtOff, out, n, in, out, false);
     }
 
     /** {@code dx += dy · W}: the gradient flowing back to the layer's input. */
-    static void backwardInput(float[] dx, int dxOff, float[] dy, int dyOff, float[] w, int wOff, int n, int in, int out) {
-        gemm(dx, dxOff, in, dy, dyOff, out, 1, w, wOff, in, n, out, in, true);
+    static void backwardInput(float[] dx, float[] dy, float[] w, int wOff, int n, int in, int out) {
+        gemm(dx, 0, in, dy, 0, out, 1, w, wOff, in, n, out, in, true);
     }
 
     /** {@code dW += dyᵀ · x}: the gradient of the weights, accumulated. */
-    static void backwardWeight(float[] dw, int dwOff, float[] dy, int dyOff, float[] x, int xOff, int n, int in, int out) {
-        gemm(dw, dwOff, in, dy, dyOff, 1, out, x, xOff, in, out, n, in, true);
+    static void backwardWeight(float[] dw, int dwOff, float[] dy, float[] x, int n, int in, int out) {
+        gemm(dw, dwOff, in, dy, 0, 1, out, x, 0, in, out, n, in, true);
     }
 
     /** {@code a[aOff..] += s * b[bOff..]} for {@code len} elements: the loop C2 vectorizes. */

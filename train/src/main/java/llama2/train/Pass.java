@@ -265,13 +265,13 @@ public final class Pass {
 
     /** {@code out [n][outDim] = in [n][inDim] · Wᵀ}, W the {@code [outDim][inDim]} matrix at {@code weight}. */
     private void linear(float[] out, float[] in, int weight, int n, int inDim, int outDim) {
-        Kernels.forward(out, 0, in, 0, model.transposed, weight, n, inDim, outDim);
+        Kernels.forward(out, in, model.transposed, weight, n, inDim, outDim);
     }
 
     /** Adds {@code dOut · W} to {@code dIn} and {@code dOutᵀ · in} to W's gradient. */
     private void linearBackward(float[] dIn, float[] dOut, float[] in, int weight, int n, int inDim, int outDim) {
-        Kernels.backwardWeight(grad, weight, dOut, 0, in, 0, n, inDim, outDim);
-        Kernels.backwardInput(dIn, 0, dOut, 0, model.params, weight, n, inDim, outDim);
+        Kernels.backwardWeight(grad, weight, dOut, in, n, inDim, outDim);
+        Kernels.backwardInput(dIn, dOut, model.params, weight, n, inDim, outDim);
     }
 
     // ------------------------------------------------------------------- rope
