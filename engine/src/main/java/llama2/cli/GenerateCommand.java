@@ -81,9 +81,9 @@ final class GenerateCommand {
     }
 
     private void execute(PrintStream out) throws IOException {
-        Checkpoint checkpoint = Files.checkpoint(checkpointPath);
+        Checkpoint checkpoint = Main.readCheckpoint(checkpointPath);
         int vocabSize = checkpoint.config().vocabSize();
-        Tokenizer tokenizer = Files.tokenizer(tokenizerPath, vocabSize);
+        Tokenizer tokenizer = Main.readTokenizer(tokenizerPath, vocabSize);
         Sampler sampler = new Sampler(vocabSize, temperature, topp, seed);
         try (ThreadedShards shards = new ThreadedShards(checkpoint.weights(), threads)) {
             Transformer transformer = shards.transformer();

@@ -15,7 +15,7 @@ final class InfoCommand {
             throw new BadInputException("usage: info <checkpoint>");
         }
         String path = args[0];
-        Checkpoint checkpoint = Files.checkpoint(path);
+        Checkpoint checkpoint = Main.readCheckpoint(path);
         Config c = checkpoint.config();
         out.println("file:        " + path);
         out.println("format:      " + describeFormat(checkpoint));

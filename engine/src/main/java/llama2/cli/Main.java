@@ -2,17 +2,19 @@ package llama2.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.util.Arrays;
 
-import llama2.engine.BadInputException;
+import llama2.engine.Checkpoint;
+import llama2.engine.Tokenizer;
+import llama2.io.CommandLine;
+import llama2.io.SafeFiles;
 
 /**
  * The JVM command line: {@code java -jar llama2.jar <checkpoint> [run.c's flags]}, or one of
  * the subcommands {@code info}, {@code quantize} and {@code bench}.
  *
- * <p>Every error a person can cause (a bad file, flag or value) ends the program with a one-line
- * message on stderr and exit status 1; nothing else is printed.
+ * <p>Every error (a bad file, flag or value, a full disk, a file changed while it is read) ends
+ * the program with a one-line message on stderr and exit status 1; nothing else is printed.
  */
 public final class Main {
     static final String USAGE = """
@@ -43,24 +45,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        PrintStream out = Console.stdout();
-        try {
-            int status = run(args, out);
-            out.flush();
-            System.exit(status);
-        } catch (BadInputException | UncheckedIOException e) {
-            out.flush();
-            System.err.println("error: " + oneLine(e.getMessage()));
-            System.exit(1);
-        } catch (IOException e) {
-            out.flush();
-            System.err.println("error: " + describe(e));
-            System.exit(1);
-        } catch (OutOfMemoryError e) {
-            out.flush();
-            System.err.println("error: not enough memory for this model; give Java more with -Xmx (e.g. java -Xmx2g -jar ...)");
-            System.exit(1);
-        }
+        CommandLine.main(args, Main.class, false, Main::run);
     }
 
     /** Runs a command line, printing results to {@code out}; returns the exit status. */
@@ -83,18 +68,11 @@ public final class Main {
         return 0;
     }
 
-    /** Java names some I/O failures by the path alone; say what happened to it. */
-    private static String describe(IOException e) {
-        if (e instanceof java.nio.file.NoSuchFileException) {
-            return e.getMessage() + ": no such file or directory";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return e.getMessage() + ": permission denied";
-        }
-        return oneLine(e.getMessage());
+    static Checkpoint readCheckpoint(String path) {
+        return Checkpoint.read(SafeFiles.map(SafeFiles.path(path, "model")), path);
     }
 
-    private static String oneLine(String message) {
-        return message == null ? "unexpected error" : message.replace('\n', ' ');
+    static Tokenizer readTokenizer(String path, int vocabSize) {
+        return Tokenizer.read(SafeFiles.map(SafeFiles.path(path, "tokenizer")), vocabSize, path);
     }
 }

@@ -4,43 +4,48 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /** Reads the little-endian ints, floats and bytes of a llama2.c file, naming what ran out. */
-final class LittleEndianReader {
+public final class LittleEndianReader {
     private final ByteBuffer buffer;
     private final String source;
 
-    LittleEndianReader(ByteBuffer file, String source) {
+    public LittleEndianReader(ByteBuffer file, String source) {
         this.buffer = file.slice().order(ByteOrder.LITTLE_ENDIAN);
         this.source = source;
     }
 
-    long size() {
+    public long size() {
         return buffer.limit();
     }
 
-    int position() {
+    public int position() {
         return buffer.position();
     }
 
-    void seek(int position) {
+    public void seek(int position) {
         buffer.position(position);
     }
 
-    int readInt(String what) {
+    public int readInt(String what) {
         require(4, what);
         return buffer.getInt();
     }
 
-    float readFloat(String what) {
+    public long readLong(String what) {
+        require(8, what);
+        return buffer.getLong();
+    }
+
+    public float readFloat(String what) {
         require(4, what);
         return buffer.getFloat();
     }
 
-    byte readByte(String what) {
+    public byte readByte(String what) {
         require(1, what);
         return buffer.get();
     }
 
-    float[] readFloats(int count, String what) {
+    public float[] readFloats(int count, String what) {
         require(4L * count, what);
         float[] out = new float[count];
         buffer.asFloatBuffer().get(out);
@@ -48,14 +53,14 @@ final class LittleEndianReader {
         return out;
     }
 
-    byte[] readBytes(int count, String what) {
+    public byte[] readBytes(int count, String what) {
         require(count, what);
         byte[] out = new byte[count];
         buffer.get(out);
         return out;
     }
 
-    void skip(long count, String what) {
+    public void skip(long count, String what) {
         require(count, what);
         buffer.position((int) (buffer.position() + count));
     }
