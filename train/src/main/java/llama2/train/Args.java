@@ -1,6 +1,5 @@
 package llama2.train;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -8,6 +7,7 @@ import java.util.Set;
 import java.util.function.Function;
 
 import llama2.engine.BadInputException;
+import llama2.io.SafeFiles;
 
 /**
  * The {@code --name value} flags of one subcommand. Unknown flags, missing values and values of
@@ -51,13 +51,26 @@ final class Args {
         return v;
     }
 
-    /** A file that must exist. */
+    /** A file that must exist and be a regular file (a FIFO would block forever). */
     Path file(String flag) {
-        Path p = Path.of(required(flag));
-        if (!Files.isRegularFile(p)) {
-            throw new BadInputException(command + ": " + flag + " " + p + ": no such file");
+        Path p = path(flag);
+        try {
+            SafeFiles.requireRegularFile(p);
+        } catch (BadInputException e) {
+            throw new BadInputException(command + ": " + flag + " " + e.getMessage());
         }
         return p;
+    }
+
+    /** A file the command writes, which must not be one of its {@code inputs}. */
+    Path output(String flag, Path... inputs) {
+        Path p = path(flag);
+        SafeFiles.requireDistinct(p, inputs);
+        return p;
+    }
+
+    Path path(String flag) {
+        return SafeFiles.path(required(flag), command + ": " + flag);
     }
 
     int integer(String flag, int fallback) {

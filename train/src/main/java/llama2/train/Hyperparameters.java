@@ -38,6 +38,12 @@ public record Hyperparameters(int steps, int batchSize, int accumulation, float 
         return (float) (minLearningRate + cosine * (learningRate - minLearningRate));
     }
 
+    /** The same run with a longer (or shorter) schedule: what a resumed run may change. */
+    public Hyperparameters withSteps(int newSteps) {
+        return new Hyperparameters(newSteps, batchSize, accumulation, learningRate, minLearningRate, warmupSteps,
+                weightDecay, beta1, beta2, gradClip, shards, seed, dropout).validate();
+    }
+
     public Hyperparameters validate() {
         positive("steps", steps);
         positive("batch", batchSize);

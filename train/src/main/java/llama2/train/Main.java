@@ -5,17 +5,17 @@ import java.io.PrintStream;
 import java.util.List;
 
 import llama2.engine.BadInputException;
+import llama2.io.CommandLine;
 
 /**
- * {@code java --add-modules jdk.incubator.vector -jar llama2-train.jar <command> [options]}:
- * from a text file to a model the engine runs. Bad input of any kind ends with one line naming
- * the problem and exit status 1.
+ * {@code java -jar llama2-train.jar <command> [options]}: from a text file to a model the engine
+ * runs. Bad input or a fault of any kind ends with one line naming the problem and exit status 1.
  */
 public final class Main {
     private Main() {}
 
     static final String HELP = """
-            usage: java --add-modules jdk.incubator.vector -jar llama2-train.jar <command> [options]
+            usage: java -jar llama2-train.jar <command> [options]
             commands (each takes --help):
               tokenizer  learn a BPE vocabulary from a text file, write tokenizer.bin
               prepare    tokenize a text file once into a token file for training
@@ -25,28 +25,16 @@ public final class Main {
               sample     generate text from a model
               plot       draw a run's losses.csv as a loss-curve SVG
             Text files hold stories separated by lines '<|endoftext|>'.
-            (--add-modules jdk.incubator.vector makes training several times faster; without it
-            the portable kernels are used.)
+            The jar starts a second JVM with the Vector API (jdk.incubator.vector), which makes
+            training several times faster, unless java was started with --add-modules itself.
             """;
 
+    /**
+     * Started without {@code --add-modules jdk.incubator.vector}, the program starts itself again
+     * with it (see {@link CommandLine}), and without the JVM's warning about incubator modules.
+     */
     public static void main(String[] args) {
-        PrintStream out = System.out;
-        try {
-            System.exit(run(args, out));
-        } catch (BadInputException e) {
-            System.err.println("error: " + e.getMessage());
-            System.exit(1);
-        } catch (IOException | java.io.UncheckedIOException e) {
-            System.err.println("error: " + e.getMessage());
-            System.exit(1);
-        } catch (OutOfMemoryError e) {
-            System.err.println("error: out of memory (give java more with -Xmx, or use a smaller model)");
-            System.exit(1);
-        } catch (RuntimeException e) {
-            // a file damaged in a way no check foresaw: still one line, never a stack trace
-            System.err.println("error: " + e);
-            System.exit(1);
-        }
+        CommandLine.main(args, Main.class, true, Main::run);
     }
 
     static int run(String[] args, PrintStream out) throws IOException {

@@ -29,33 +29,26 @@ final class ModelCommands {
 
     static void export(String[] argv, PrintStream out) throws IOException {
         Args a = new Args("export", argv, Set.of("--model", "--version", "--out"), Set.of());
-        Model model = loadModel(a.file("--model"));
+        Path input = a.file("--model");
+        Path target = a.output("--out", input);
         int version = a.integer("--version", 0);
         if (version < 0 || version > 2) {
             throw new BadInputException("export: --version must be 0, 1 or 2, got " + version);
         }
-        Path target = Path.of(a.required("--out"));
+        Model model = loadModel(input);
         WeightsBridge.export(model.layout, model.params, version, target);
         out.printf("wrote %s (version %d, %d bytes)%n", target, version, Files.size(target));
     }
 
     /** A model from a training checkpoint or from a llama2.c file. */
     static Model loadModel(Path path) {
-        if (isTrainingCheckpoint(path)) {
+        if (TrainingCheckpoint.isOne(path)) {
             TrainingCheckpoint.State state = TrainingCheckpoint.load(path);
             return new Model(new ParameterLayout(state.config()), state.params());
         }
         Checkpoint checkpoint = WeightsBridge.readCheckpoint(path);
         ParameterLayout layout = new ParameterLayout(checkpoint.config());
         return new Model(layout, WeightsBridge.fromWeights(layout, checkpoint.weights()));
-    }
-
-    private static boolean isTrainingCheckpoint(Path path) {
-        try (var in = new java.io.DataInputStream(Files.newInputStream(path))) {
-            return in.readInt() == 0x4c325443;
-        } catch (IOException e) {
-            return false;
-        }
     }
 
     // ------------------------------------------------------------------------------ eval
@@ -74,15 +67,14 @@ final class ModelCommands {
     static void eval(String[] argv, PrintStream out) {
         Args a = new Args("eval", argv, Set.of("--model", "--tokenizer", "--text", "--threads"),
                 Set.of("--repair-text"));
-        Model model = loadModel(a.file("--model"));
+        int threads = MemoryEstimate.threads(a.integer("--threads", Runtime.getRuntime().availableProcessors()));
+        Path modelFile = a.file("--model"), text = a.file("--text");
+        List<String> stories = a.has("--repair-text") ? TextCommands.repaired(text, out) : TextCommands.storiesOf(text);
+        Model model = loadModel(modelFile);
         Tokenizer tokenizer = WeightsBridge.readTokenizer(a.file("--tokenizer"), model.config().vocabSize());
-        List<String> stories = a.has("--repair-text") ? TextCommands.repaired(a.file("--text"), out)
-                : TokenFile.readStories(a.file("--text"));
-        if (stories.isEmpty()) {
-            throw new BadInputException("eval: " + a.required("--text") + " holds no stories");
-        }
+        model = windowsFor(model, stories, threads);
         long start = System.nanoTime();
-        Evaluation e = Evaluation.of(model, tokenizer, stories, a.integer("--threads", Runtime.getRuntime().availableProcessors()));
+        Evaluation e = Evaluation.of(model, tokenizer, stories, threads);
         out.printf(Locale.ROOT, "stories=%d tokens=%d bytes=%d seconds=%.1f%n", e.stories(), e.tokens(), e.bytes(),
                 (System.nanoTime() - start) / 1e9);
         out.printf(Locale.ROOT, "loss_per_token=%.6f%n", e.lossPerToken());
@@ -90,10 +82,30 @@ final class ModelCommands {
         out.printf(Locale.ROOT, "bits_per_byte=%.6f%n", e.bitsPerByte());
     }
 
+    /**
+     * The model with windows no longer than the longest story can be (one token per byte, plus
+     * BOS and the dummy-prefix space): the scores are the same, and a model with a long seq_len
+     * does not need attention buffers for windows no story fills. Refuses what will not fit.
+     */
+    private static Model windowsFor(Model model, List<String> stories, int threads) {
+        long longest = 0;
+        for (String s : stories) {
+            longest = Math.max(longest, s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 2L);
+        }
+        Config c = model.config();
+        if (longest < c.seqLen()) {
+            Config shorter = new Config(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(),
+                    (int) longest, c.sharedClassifier());
+            model = new Model(new ParameterLayout(shorter), model.params);
+        }
+        MemoryEstimate.require("eval", model.layout, model.layout.seqLen, threads, false, 0);
+        return model;
+    }
+
     // ------------------------------------------------------------------------------ sample
 
     static final String SAMPLE_HELP = """
-            usage: sample --model model.bin --tokenizer tokenizer.bin [--prompt TEXT] [--seed N]
+            usage: sample --model model.bin --tokenizer tokenizer.bin [--prompt TEXT] [--seed N (42; 0 = the clock)]
                           [--temperature F (0.8)] [--topp F (0.9)] [--steps N (256; 0 = seq_len)]
             Generates one story with the engine (same sampler and seed semantics as run.c).
             """;
@@ -101,7 +113,7 @@ final class ModelCommands {
     static void sample(String[] argv, PrintStream out) {
         Args a = new Args("sample", argv, Set.of("--model", "--tokenizer", "--prompt", "--seed", "--temperature",
                 "--topp", "--steps"), Set.of());
-        Checkpoint checkpoint = isTrainingCheckpoint(a.file("--model")) ? null : WeightsBridge.readCheckpoint(a.file("--model"));
+        Checkpoint checkpoint = TrainingCheckpoint.isOne(a.file("--model")) ? null : WeightsBridge.readCheckpoint(a.file("--model"));
         Transformer transformer;
         if (checkpoint != null) {
             transformer = new Transformer(checkpoint.weights());
@@ -111,8 +123,12 @@ final class ModelCommands {
         }
         Config c = transformer.config();
         Tokenizer tokenizer = WeightsBridge.readTokenizer(a.file("--tokenizer"), c.vocabSize());
-        Sampler sampler = new Sampler(c.vocabSize(), a.number("--temperature", 0.8f), a.number("--topp", 0.9f),
-                a.longValue("--seed", 42));
+        long seed = a.longValue("--seed", 42);
+        if (seed == 0) {
+            seed = System.currentTimeMillis() / 1000; // as run.c: 0 means the clock (xorshift would stay at 0)
+            System.err.println("seed: " + seed);
+        }
+        Sampler sampler = new Sampler(c.vocabSize(), a.number("--temperature", 0.8f), a.number("--topp", 0.9f), seed);
         Generation g = new Generation(transformer, tokenizer, sampler, a.string("--prompt", ""), a.integer("--steps", 256));
         StringBuilder text = new StringBuilder();
         while (!g.isDone()) {

@@ -1,13 +1,10 @@
 package llama2.train;
 
-import java.io.BufferedOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -15,6 +12,7 @@ import java.util.Set;
 
 import llama2.engine.BadInputException;
 import llama2.engine.Tokenizer;
+import llama2.io.SafeFiles;
 
 /** The {@code tokenizer} and {@code prepare} subcommands: from text to pieces and token files. */
 final class TextCommands {
@@ -35,20 +33,19 @@ final class TextCommands {
         if (vocab < BpeTrainer.FIRST_LEARNED) {
             throw new BadInputException("tokenizer: --vocab must be at least 259 (3 special and 256 byte pieces), got " + vocab);
         }
-        Path target = Path.of(a.required("--out"));
-        List<String> stories = repaired(a.file("--text"), out);
+        Path text = a.file("--text");
+        Path target = a.output("--out", text);
+        List<String> stories = repaired(text, out);
         long start = System.nanoTime();
         BpeTrainer.Result result = BpeTrainer.train(stories, vocab);
-        try (OutputStream stream = new BufferedOutputStream(Files.newOutputStream(target))) {
-            result.tokenizer().write(stream);
-        }
+        SafeFiles.write(target, stream -> result.tokenizer().write(stream));
         out.printf(Locale.ROOT, "wrote %s: %d pieces (%d merges, %d characters) from %d stories in %.1f s%n",
                 target, vocab, result.merges(), result.characters(), stories.size(), (System.nanoTime() - start) / 1e9);
     }
 
     /** The stories of a text file with double-encoded UTF-8 repaired (see {@link Mojibake}), saying how many. */
     static List<String> repaired(Path text, PrintStream out) {
-        Mojibake.Repaired r = Mojibake.repair(TokenFile.readStories(text));
+        Mojibake.Repaired r = Mojibake.repair(storiesOf(text));
         out.printf(Locale.ROOT, "%s: repaired double-encoded UTF-8 (mojibake) in %d of %d stories%n", text, r.fixed(),
                 r.stories().size());
         return r.stories();
@@ -56,7 +53,7 @@ final class TextCommands {
 
     /** A tokenizer file on its own does not say how many pieces it holds: count them. */
     static Tokenizer readTokenizer(Path path) {
-        ByteBuffer buffer = WeightsBridge.map(path).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buffer = SafeFiles.map(path).order(ByteOrder.LITTLE_ENDIAN);
         int count = 0;
         if (buffer.remaining() < 4) {
             throw new BadInputException(path + ": too short for a tokenizer file");
@@ -74,6 +71,10 @@ final class TextCommands {
         if (buffer.hasRemaining()) {
             throw new BadInputException(path + ": damaged tokenizer file (trailing bytes)");
         }
+        if (count < BpeTrainer.FIRST_LEARNED) {
+            throw new BadInputException(path + ": holds " + count + " pieces, fewer than the 259 (3 special and 256 byte"
+                    + " pieces) every text needs for its byte fallback");
+        }
         return WeightsBridge.readTokenizer(path, count);
     }
 
@@ -88,16 +89,26 @@ final class TextCommands {
 
     static void prepare(String[] argv, PrintStream out) throws IOException {
         Args a = new Args("prepare", argv, Set.of("--text", "--tokenizer", "--out"), Set.of());
-        Tokenizer tokenizer = readTokenizer(a.file("--tokenizer"));
-        List<String> stories = repaired(a.file("--text"), out);
-        Path target = Path.of(a.required("--out"));
+        Path text = a.file("--text"), tokenizerFile = a.file("--tokenizer");
+        Path target = a.output("--out", text, tokenizerFile);
+        Tokenizer tokenizer = readTokenizer(tokenizerFile);
+        List<String> stories = repaired(text, out);
         long start = System.nanoTime();
         TokenFile tokens = TokenFile.encode(tokenizer, stories);
         tokens.write(target);
         long bytes = stories.stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
-        out.printf(Locale.ROOT, "wrote %s: %d stories, %d tokens (%.2f bytes per token) in %.1f s%n", target,
-                stories.size(), tokens.tokens().length, (double) bytes / tokens.tokens().length,
-                (System.nanoTime() - start) / 1e9);
+        out.printf(Locale.ROOT, "wrote %s: %d stories, %d tokens (%.2f bytes per token) in %.1f s, tokenizer %016x%n",
+                target, stories.size(), tokens.tokens().length, (double) bytes / tokens.tokens().length,
+                (System.nanoTime() - start) / 1e9, tokens.tokenizerId());
+    }
+
+    /** The stories of a text file, at least one. */
+    static List<String> storiesOf(Path text) {
+        List<String> stories = TokenFile.readStories(text);
+        if (stories.isEmpty()) {
+            throw new BadInputException(text + ": holds no stories (the file is empty or only separators)");
+        }
+        return stories;
     }
 
 }

@@ -1,25 +1,39 @@
 package llama2.train;
 
 import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 import llama2.engine.BadInputException;
+import llama2.engine.LittleEndianWriter;
 import llama2.engine.Tokenizer;
+import llama2.io.SafeFiles;
 
 /**
  * A text tokenized once: every story encoded with BOS in front (as llama2.c's pretokenizer does)
- * and all of them concatenated. Stored compactly: a 12-byte header (magic "L2TK", vocabulary
- * size, token count) then one little-endian uint16 per token (int32 when the vocabulary is
- * larger than 65536).
+ * and all of them concatenated. Stored compactly, little-endian: magic "L2TK", format 2, the
+ * vocabulary size, the {@link #fingerprint} of the tokenizer that made it (so tokens of another
+ * tokenizer are refused, not trained on), the token count, then one uint16 per token (int32 when
+ * the vocabulary is larger than 65536).
  */
-public record TokenFile(int vocabSize, int[] tokens) {
-    private static final int MAGIC = 0x4b54324c; // "L2TK" read as a little-endian int
+public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
+    private static final byte[] MAGIC = {'L', '2', 'T', 'K'};
+    private static final int FORMAT = 2;
+    /** Share of bytes that are not UTF-8 beyond which a text is refused as binary. */
+    private static final double MAX_INVALID_SHARE = 0.001;
     /** The line that ends each story in the text files. */
     public static final String STORY_END = "<|endoftext|>";
 
@@ -50,11 +64,50 @@ public record TokenFile(int vocabSize, int[] tokens) {
         return stories(readText(path));
     }
 
+    /**
+     * The file as text. A NUL byte, or more than 0.1% of bytes that are not UTF-8, mean it is no
+     * text: refused. Fewer invalid bytes are replaced by U+FFFD, with a warning that counts them.
+     */
     public static String readText(Path path) {
+        byte[] bytes = SafeFiles.readAllBytes(path);
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == 0) {
+                throw new BadInputException(path + ": a NUL byte at offset " + i + ": a binary file, not UTF-8 text");
+            }
+        }
+        CharsetDecoder strict = StandardCharsets.UTF_8.newDecoder();
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        long invalid = 0, first = -1;
+        while (true) {
+            CoderResult r = strict.decode(in, out, true);
+            if (r.isUnderflow()) {
+                break;
+            }
+            first = first < 0 ? in.position() : first;
+            invalid += r.length();
+            in.position(in.position() + r.length());
+            out.put('\uFFFD');
+        }
+        if (invalid > MAX_INVALID_SHARE * bytes.length) {
+            throw new BadInputException(String.format(Locale.ROOT, "%s: not UTF-8 text: %d of %d bytes (%.2f%%) are invalid, the first at offset %d",
+                    path, invalid, bytes.length, 100.0 * invalid / bytes.length, first));
+        }
+        if (invalid > 0) {
+            System.err.printf(Locale.ROOT, "warning: %s: %d invalid UTF-8 bytes (%.4f%%, the first at offset %d) read as U+FFFD%n",
+                    path, invalid, 100.0 * invalid / bytes.length, first);
+        }
+        return out.flip().toString();
+    }
+
+    /** Identifies a tokenizer by its pieces and scores: the first 8 bytes of the SHA-256 of its file form. */
+    public static long fingerprint(Tokenizer tokenizer) {
         try {
-            return new String(Files.readAllBytes(path), StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new BadInputException(path + ": cannot read (" + e.getMessage() + ")");
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            tokenizer.write(new DigestOutputStream(OutputStream.nullOutputStream(), sha));
+            return ByteBuffer.wrap(sha.digest()).getLong();
+        } catch (IOException | NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -71,46 +124,57 @@ public record TokenFile(int vocabSize, int[] tokens) {
             System.arraycopy(e, 0, tokens, at, e.length);
             at += e.length;
         }
-        return new TokenFile(tokenizer.vocabSize(), tokens);
+        return new TokenFile(tokenizer.vocabSize(), fingerprint(tokenizer), tokens);
     }
 
-    public void write(Path path) throws IOException {
-        int width = vocabSize <= 65536 ? 2 : 4;
-        ByteBuffer buffer = ByteBuffer.allocate(12 + tokens.length * width).order(ByteOrder.LITTLE_ENDIAN);
-        buffer.putInt(MAGIC).putInt(vocabSize).putInt(tokens.length);
-        for (int t : tokens) {
-            if (width == 2) {
-                buffer.putShort((short) t);
-            } else {
-                buffer.putInt(t);
+    /** Writes the file atomically and durably. */
+    public void write(Path path) {
+        boolean wide = vocabSize > 65536;
+        SafeFiles.write(path, stream -> {
+            LittleEndianWriter out = new LittleEndianWriter(stream);
+            out.writeBytes(MAGIC);
+            out.writeInt(FORMAT);
+            out.writeInt(vocabSize);
+            out.writeLong(tokenizerId);
+            out.writeInt(tokens.length);
+            for (int t : tokens) {
+                if (wide) {
+                    out.writeInt(t);
+                } else {
+                    out.writeByte(t);
+                    out.writeByte(t >>> 8);
+                }
             }
-        }
-        Files.write(path, buffer.array());
+            out.flush();
+        });
     }
 
     public static TokenFile read(Path path) {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(path);
-        } catch (IOException e) {
-            throw new BadInputException(path + ": cannot read (" + e.getMessage() + ")");
-        }
+        byte[] bytes = SafeFiles.readAllBytes(path);
         ByteBuffer buffer = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        if (bytes.length < 12 || buffer.getInt() != MAGIC) {
+        if (bytes.length < 24 || !Arrays.equals(bytes, 0, 4, MAGIC, 0, 4)) {
             throw new BadInputException(path + ": not a token file (made by the 'prepare' command)");
         }
-        int vocab = buffer.getInt(), count = buffer.getInt();
-        int width = vocab <= 65536 ? 2 : 4;
-        if (vocab <= 0 || count < 0 || bytes.length != 12L + (long) count * width) {
-            throw new BadInputException(path + ": token file is damaged: its size does not match its header");
+        int format = buffer.position(4).getInt();
+        if (format != FORMAT) {
+            throw new BadInputException(path + ": token file from an older 'prepare' (it does not record its tokenizer);"
+                    + " run prepare again");
+        }
+        int vocab = buffer.getInt();
+        long tokenizerId = buffer.getLong();
+        int count = buffer.getInt();
+        int width = vocab > 65536 ? 4 : 2;
+        if (vocab <= 0 || count < 0 || bytes.length != 24L + (long) count * width) {
+            throw new BadInputException(path + ": token file is damaged: its size " + bytes.length
+                    + " does not match its header (" + count + " tokens)");
         }
         int[] tokens = new int[count];
         for (int i = 0; i < count; i++) {
             tokens[i] = width == 2 ? Short.toUnsignedInt(buffer.getShort()) : buffer.getInt();
-            if (tokens[i] >= vocab) {
+            if (tokens[i] >= vocab || tokens[i] < 0) {
                 throw new BadInputException(path + ": token " + tokens[i] + " at " + i + " is outside the vocabulary of " + vocab);
             }
         }
-        return new TokenFile(vocab, tokens);
+        return new TokenFile(vocab, tokenizerId, tokens);
     }
 }

@@ -4,12 +4,14 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
 import llama2.engine.BadInputException;
 import llama2.engine.Checkpoint;
 import llama2.engine.Config;
+import llama2.io.SafeFiles;
 
 /** The {@code train} subcommand: a fresh model, a fine-tune, or the resumption of either. */
 final class TrainCommand {
@@ -60,83 +62,186 @@ final class TrainCommand {
         return (hidden + 31) / 32 * 32;
     }
 
+    /** What a resumed run may change: where the data and files are, the length, and the bookkeeping. */
+    private static final Set<String> RESUMABLE = Set.of("--train-data", "--valid-data", "--out-dir", "--resume",
+            "--steps", "--threads", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every", "--patience");
+    /** What a fine-tune takes from its starting model. */
+    private static final Set<String> SHAPE = Set.of("--dim", "--layers", "--heads", "--kv-heads", "--hidden", "--unshared");
+
     static void run(String[] argv) throws IOException {
         Args a = new Args("train", argv, FLAGS, SWITCHES);
-        Path outDir = Path.of(a.required("--out-dir"));
+        Path outDir = a.path("--out-dir");
         TokenFile train = TokenFile.read(a.file("--train-data"));
         TokenFile valid = a.has("--valid-data") ? TokenFile.read(a.file("--valid-data")) : null;
         int cores = Runtime.getRuntime().availableProcessors();
-        int threads = a.integer("--threads", cores);
+        int threads = MemoryEstimate.threads(a.integer("--threads", cores));
         int logEvery = Math.max(1, a.integer("--log-every", 10));
         int evalEvery = Math.max(1, a.integer("--eval-every", 200));
         int evalWindows = Math.max(1, a.integer("--eval-windows", 200));
         int checkpointEvery = Math.max(1, a.integer("--checkpoint-every", 200));
         int patience = Math.max(0, a.integer("--patience", 0));
-        Files.createDirectories(outDir);
+        if (valid != null && valid.tokenizerId() != train.tokenizerId()) {
+            throw new BadInputException("train: --valid-data and --train-data were prepared with different tokenizers");
+        }
+        SafeFiles.requireWritableDirectory(outDir);
         Path checkpoint = outDir.resolve("checkpoint.bin");
 
         Trainer trainer;
+        Best best = Best.NONE;
         if (a.has("--resume")) {
-            if (!Files.isRegularFile(checkpoint)) {
-                throw new BadInputException("train: --resume but " + checkpoint + " does not exist");
-            }
+            SafeFiles.requireRegularFile(checkpoint);
             TrainingCheckpoint.State state = TrainingCheckpoint.load(checkpoint);
-            if (a.has("--steps")) {
-                Hyperparameters h = state.hp();
-                state = new TrainingCheckpoint.State(state.config(), new Hyperparameters(a.integer("--steps", 0),
-                        h.batchSize(), h.accumulation(), h.learningRate(), h.minLearningRate(), h.warmupSteps(),
-                        h.weightDecay(), h.beta1(), h.beta2(), h.gradClip(), h.shards(), h.seed(), h.dropout()),
-                        state.step(), state.updates(), state.tokensSeen(), state.seconds(), state.rngState(),
-                        state.params(), state.m(), state.v());
+            requireSameAsCheckpoint(a, state, checkpoint);
+            if (state.tokenizerId() != train.tokenizerId()) {
+                throw new BadInputException("train: " + a.required("--train-data") + " was prepared with another tokenizer"
+                        + " than the run in " + checkpoint);
             }
-            checkVocabulary(state.config(), train, valid);
+            if (a.has("--steps")) {
+                state = state.with(state.hp().withSteps(a.integer("--steps", 0)));
+            }
+            checkInputs(state.config(), train, valid);
+            MemoryEstimate.require("train", new ParameterLayout(state.config()), state.config().seqLen(),
+                    state.hp().shards(), true, 0);
             trainer = state.resume(train.tokens(), threads);
+            best = bestSoFar(outDir.resolve("best.txt"));
             System.out.printf("resuming %s at step %d%n", checkpoint, trainer.step());
         } else {
+            if (a.has("--init")) {
+                refuse(a, "--init", SHAPE::contains, "the model's shape comes from the --init file");
+            }
             float lr = a.number("--lr", 1e-3f);
             Hyperparameters hp = new Hyperparameters(a.integer("--steps", 2000), a.integer("--batch", 16),
                     a.integer("--accumulation", 1), lr, a.number("--min-lr", lr / 10), a.integer("--warmup", 100),
                     a.number("--weight-decay", 0.1f), a.number("--beta1", 0.9f), a.number("--beta2", 0.95f),
                     a.number("--grad-clip", 1.0f), a.integer("--shards", cores), a.longValue("--seed", 1337),
                     a.number("--dropout", 0f)).validate();
-            Model model = a.has("--init") ? fineTuneStart(a) : newModel(a, train.vocabSize(), hp.seed());
-            checkVocabulary(model.config(), train, valid);
+            Config config = a.has("--init") ? fineTuneConfig(a) : newConfig(a, train.vocabSize());
+            ParameterLayout layout = new ParameterLayout(config);
+            MemoryEstimate.require("train", layout, config.seqLen(), hp.shards(), true, 0);
+            checkInputs(config, train, valid);
+            Model model = a.has("--init") ? fineTuneStart(a, layout)
+                    : new Model(layout, layout.initialise(new Rng(hp.seed() ^ 0x5DEECE66DL)));
             trainer = new Trainer(model, hp, train.tokens(), threads);
         }
-        loop(trainer, valid, outDir, logEvery, evalEvery, evalWindows, checkpointEvery, patience);
+        loop(trainer, valid, train.tokenizerId(), outDir, best, logEvery, evalEvery, evalWindows, checkpointEvery, patience);
         trainer.close();
     }
 
-    private static Model newModel(Args a, int vocab, long seed) {
-        int dim = a.integer("--dim", 128), heads = a.integer("--heads", 8);
-        Config config = new Config(dim, a.integer("--hidden", defaultHidden(dim)), a.integer("--layers", 6), heads,
-                a.integer("--kv-heads", heads), vocab, a.integer("--seq-len", 256), !a.has("--unshared")).validate("train");
-        ParameterLayout layout = new ParameterLayout(config);
-        return new Model(layout, layout.initialise(new Rng(seed ^ 0x5DEECE66DL)));
+    /**
+     * A resumed run continues bit for bit, so a flag that would change its arithmetic must say
+     * what the checkpoint says; only --steps and the bookkeeping may change.
+     */
+    private static void requireSameAsCheckpoint(Args a, TrainingCheckpoint.State state, Path checkpoint) {
+        Config c = state.config();
+        Hyperparameters h = state.hp();
+        java.util.Map<String, Object> fixed = new java.util.LinkedHashMap<>();
+        fixed.put("--dim", c.dim());
+        fixed.put("--hidden", c.hiddenDim());
+        fixed.put("--layers", c.nLayers());
+        fixed.put("--heads", c.nHeads());
+        fixed.put("--kv-heads", c.nKvHeads());
+        fixed.put("--seq-len", c.seqLen());
+        fixed.put("--batch", h.batchSize());
+        fixed.put("--accumulation", h.accumulation());
+        fixed.put("--lr", h.learningRate());
+        fixed.put("--min-lr", h.minLearningRate());
+        fixed.put("--warmup", h.warmupSteps());
+        fixed.put("--weight-decay", h.weightDecay());
+        fixed.put("--beta1", h.beta1());
+        fixed.put("--beta2", h.beta2());
+        fixed.put("--grad-clip", h.gradClip());
+        fixed.put("--shards", h.shards());
+        fixed.put("--seed", h.seed());
+        fixed.put("--dropout", h.dropout());
+        List<String> differ = new java.util.ArrayList<>();
+        for (String flag : FLAGS.stream().sorted().toList()) {
+            if (!a.has(flag) || RESUMABLE.contains(flag)) {
+                continue;
+            }
+            Object kept = fixed.get(flag);
+            Object given = kept instanceof Integer ? (Object) a.integer(flag, 0) : kept instanceof Long ? (Object) a.longValue(flag, 0)
+                    : kept instanceof Float ? (Object) a.number(flag, 0) : a.string(flag, "");
+            if (!given.equals(kept)) {
+                differ.add(flag + " " + given + (kept == null ? "" : " (the checkpoint's is " + kept + ")"));
+            }
+        }
+        if (a.has("--unshared") && c.sharedClassifier()) {
+            differ.add("--unshared (the checkpoint's classifier is shared)");
+        }
+        if (!differ.isEmpty()) {
+            throw new BadInputException("train: --resume continues " + checkpoint + " bit for bit, so it keeps its settings:"
+                    + " " + String.join(", ", differ) + "; drop these flags or start in a new --out-dir");
+        }
     }
 
-    private static Model fineTuneStart(Args a) {
+    private static void refuse(Args a, String mode, java.util.function.Predicate<String> conflicts, String why) {
+        List<String> given = FLAGS.stream().filter(a::has).filter(conflicts).sorted().toList();
+        List<String> switches = SWITCHES.stream().filter(a::has).filter(conflicts).sorted().toList();
+        List<String> all = new java.util.ArrayList<>(given);
+        all.addAll(switches);
+        if (!all.isEmpty()) {
+            throw new BadInputException("train: " + mode + " with " + String.join(", ", all) + ": " + why);
+        }
+    }
+
+    /** The lowest validation loss so far and its step, as best.txt records them. */
+    record Best(int step, double loss) {
+        static final Best NONE = new Best(0, Double.MAX_VALUE);
+    }
+
+    private static Best bestSoFar(Path bestInfo) {
+        if (!Files.isRegularFile(bestInfo)) {
+            return Best.NONE;
+        }
+        String text = new String(SafeFiles.readAllBytes(bestInfo), StandardCharsets.UTF_8).strip();
+        try {
+            String[] fields = text.split("\\s+");
+            return new Best(Integer.parseInt(fields[0]), Double.parseDouble(fields[1]));
+        } catch (RuntimeException e) { // written atomically since; an older trainer could leave it empty
+            System.err.println("warning: " + bestInfo + ": damaged (found '" + text + "'); best.bin is replaced at the next evaluation");
+            return Best.NONE;
+        }
+    }
+
+    private static Config newConfig(Args a, int vocab) {
+        int dim = a.integer("--dim", 128), heads = a.integer("--heads", 8);
+        return new Config(dim, a.integer("--hidden", defaultHidden(dim)), a.integer("--layers", 6), heads,
+                a.integer("--kv-heads", heads), vocab, a.integer("--seq-len", 256), !a.has("--unshared")).validate("train");
+    }
+
+    /** The --init model's shape, with --seq-len if given; the file's header only, the weights come later. */
+    private static Config fineTuneConfig(Args a) {
         Path file = a.file("--init");
-        Checkpoint start = WeightsBridge.readCheckpoint(file);
-        Config c = start.config();
-        int seqLen = a.integer("--seq-len", c.seqLen());
-        Config config = new Config(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(),
-                seqLen, c.sharedClassifier()).validate(file.toString());
-        ParameterLayout layout = new ParameterLayout(config);
+        Config c = WeightsBridge.readCheckpoint(file).config();
+        return new Config(c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(),
+                a.integer("--seq-len", c.seqLen()), c.sharedClassifier()).validate(file.toString());
+    }
+
+    private static Model fineTuneStart(Args a, ParameterLayout layout) {
+        Checkpoint start = WeightsBridge.readCheckpoint(a.file("--init"));
         return new Model(layout, WeightsBridge.fromWeights(layout, start.weights()));
     }
 
-    private static void checkVocabulary(Config config, TokenFile train, TokenFile valid) {
+    /** Everything the run will read, checked before step 1 so that no step is lost to it. */
+    private static void checkInputs(Config config, TokenFile train, TokenFile valid) {
         for (TokenFile f : valid == null ? new TokenFile[] {train} : new TokenFile[] {train, valid}) {
             if (f.vocabSize() != config.vocabSize()) {
                 throw new BadInputException("train: the token file was made with a vocabulary of " + f.vocabSize()
                         + " but the model's is " + config.vocabSize() + " (prepare it with the model's tokenizer)");
             }
         }
+        if (train.tokens().length < config.seqLen() + 2) {
+            throw new BadInputException("train: --train-data holds " + train.tokens().length + " tokens, fewer than seq_len + 2 = "
+                    + (config.seqLen() + 2));
+        }
+        if (valid != null && valid.tokens().length < config.seqLen() + 1) {
+            throw new BadInputException("train: --valid-data holds " + valid.tokens().length + " tokens, fewer than the"
+                    + " seq_len + 1 = " + (config.seqLen() + 1) + " of one validation window");
+        }
     }
 
-    private static void loop(Trainer t, TokenFile valid, Path outDir, int logEvery, int evalEvery, int evalWindows,
-                             int checkpointEvery, int patience) throws IOException {
+    private static void loop(Trainer t, TokenFile valid, long tokenizerId, Path outDir, Best bestSoFar, int logEvery,
+                             int evalEvery, int evalWindows, int checkpointEvery, int patience) throws IOException {
         Hyperparameters hp = t.hp;
         ParameterLayout layout = t.model.layout;
         Config c = layout.config;
@@ -150,13 +255,8 @@ final class TrainCommand {
             System.out.printf(Locale.ROOT, "dropout %.2f while training (none at validation)%n", hp.dropout());
         }
         Path bestInfo = outDir.resolve("best.txt");
-        double best = Double.MAX_VALUE;
-        int bestStep = t.step();
-        if (Files.isRegularFile(bestInfo)) {
-            String[] fields = Files.readString(bestInfo).split("\\s+");
-            bestStep = Integer.parseInt(fields[0]);
-            best = Double.parseDouble(fields[1]);
-        }
+        double best = bestSoFar.loss();
+        int bestStep = bestSoFar == Best.NONE ? t.step() : bestSoFar.step();
         LossLog log = LossLog.open(outDir.resolve(LossLog.FILE), t.step());
         long started = System.nanoTime();
         int firstStep = t.step();
@@ -169,6 +269,9 @@ final class TrainCommand {
             lossSum += loss;
             lossSteps++;
             int step = t.step();
+            if (!Double.isFinite(loss)) {
+                throw new BadInputException(diverged(step, "the training loss is " + loss));
+            }
             boolean last = step == hp.steps();
             double seconds = (System.nanoTime() - started) / 1e9;
             boolean logged = step % logEvery == 0 || last || step == firstStep + 1;
@@ -182,12 +285,16 @@ final class TrainCommand {
             }
             if (valid != null && (step % evalEvery == 0 || last)) {
                 validLoss = t.validationLoss(valid.tokens(), evalWindows);
+                if (!Double.isFinite(validLoss)) {
+                    throw new BadInputException(diverged(step, "the validation loss is " + validLoss));
+                }
                 String mark = "";
                 if (validLoss < best) {
                     best = validLoss;
                     bestStep = step;
                     WeightsBridge.export(layout, t.model.params, 0, outDir.resolve("best.bin"));
-                    Files.writeString(bestInfo, step + " " + validLoss + "\n", StandardCharsets.UTF_8);
+                    byte[] line = (step + " " + validLoss + "\n").getBytes(StandardCharsets.UTF_8);
+                    SafeFiles.write(bestInfo, out -> out.write(line));
                     mark = " (best, saved best.bin)";
                 }
                 System.out.printf(Locale.ROOT, "step %d | valid loss %.4f%s%n", step, validLoss, mark);
@@ -205,7 +312,7 @@ final class TrainCommand {
             }
             if (step % checkpointEvery == 0 || last || stop) {
                 double total = t.previousSeconds + (System.nanoTime() - started) / 1e9;
-                TrainingCheckpoint.save(t, total, outDir.resolve("checkpoint.bin"));
+                TrainingCheckpoint.save(t, total, tokenizerId, outDir.resolve("checkpoint.bin"));
                 WeightsBridge.export(layout, t.model.params, 0, outDir.resolve("model.bin"));
                 System.out.printf(Locale.ROOT, "step %d | saved checkpoint.bin and model.bin (%d tokens seen, %s of training)%n",
                         step, t.tokensSeen(), duration(total));
@@ -215,6 +322,11 @@ final class TrainCommand {
                 break;
             }
         }
+    }
+
+    static String diverged(int step, String what) {
+        return "train: step " + step + ": " + what + ": the run diverged (try a lower --lr); the files in --out-dir"
+                + " keep the last good save";
     }
 
     static String duration(double seconds) {

@@ -104,6 +104,9 @@ public final class Trainer implements AutoCloseable {
             squares += (double) g * g;
         }
         double norm = Math.sqrt(squares);
+        if (!Double.isFinite(norm)) { // stop before the weights are touched: the last save stays good
+            throw new llama2.engine.BadInputException(TrainCommand.diverged(step + 1, "the gradient is not finite"));
+        }
         if (norm > hp.gradClip()) {
             float factor = (float) (hp.gradClip() / norm);
             for (int i = 0; i < grad.length; i++) {

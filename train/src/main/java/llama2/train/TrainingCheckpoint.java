@@ -1,60 +1,76 @@
 package llama2.train;
 
-import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.file.Files;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.util.zip.CRC32;
+import java.util.zip.CheckedOutputStream;
 
 import llama2.engine.BadInputException;
 import llama2.engine.Config;
+import llama2.engine.LittleEndianReader;
+import llama2.engine.LittleEndianWriter;
+import llama2.io.SafeFiles;
 
 /**
  * A training run frozen between two steps: shape, hyperparameters, step, tokens seen, time spent,
  * the random generator's state, the weights and both AdamW moments. Loading it and training on
  * gives exactly the weights an uninterrupted run would have had.
  *
- * <p>Layout (big-endian header, little-endian floats): magic "L2TC", format 1, the config (7 ints
- * and a shared flag), the hyperparameters as UTF text, step, optimizer updates, tokens seen, time,
- * RNG state, then params, m and v.
+ * <p>Layout, all little-endian like every file of the project: magic "L2TC", format 2, the config
+ * (7 ints and a shared-classifier byte), the fingerprint of the tokenizer the training tokens were
+ * made with, the hyperparameters as UTF-8 {@code key=value} lines (length first), step, optimizer
+ * updates, tokens seen, seconds of training, RNG state, then params, m and v (count first), and
+ * last a CRC32 of everything before it, so a damaged file is refused rather than trained on.
  */
 public final class TrainingCheckpoint {
-    private static final int MAGIC = 0x4c325443; // "L2TC"
-    private static final int FORMAT = 1;
+    private static final byte[] MAGIC = {'L', '2', 'T', 'C'};
+    private static final int FORMAT = 2;
+    /** Format 1 (big-endian header, no checksum) read as a little-endian int. */
+    private static final int FORMAT_1 = 0x01000000;
 
     private TrainingCheckpoint() {}
 
-    public static void save(Trainer t, double secondsSoFar, Path path) throws IOException {
-        Path temporary = path.resolveSibling(path.getFileName() + ".tmp");
-        try (DataOutputStream out = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20))) {
-            Config c = t.model.config();
-            out.writeInt(MAGIC);
+    /** Saves atomically and durably; a non-finite weight is refused rather than saved. */
+    public static void save(Trainer t, double secondsSoFar, long tokenizerId, Path path) {
+        Config c = t.model.config();
+        WeightsBridge.requireFinite(t.model.params, path);
+        SafeFiles.write(path, stream -> {
+            CRC32 crc = new CRC32();
+            LittleEndianWriter out = new LittleEndianWriter(new CheckedOutputStream(stream, crc));
+            out.writeBytes(MAGIC);
             out.writeInt(FORMAT);
             for (int v : new int[] {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()}) {
                 out.writeInt(v);
             }
-            out.writeBoolean(c.sharedClassifier());
-            out.writeUTF(t.hp.serialize());
+            out.writeByte(c.sharedClassifier() ? 1 : 0);
+            out.writeLong(tokenizerId);
+            byte[] hp = t.hp.serialize().getBytes(StandardCharsets.UTF_8);
+            out.writeInt(hp.length);
+            out.writeBytes(hp);
             out.writeInt(t.step);
             out.writeLong(t.optimizer.updates);
             out.writeLong(t.tokensSeen);
-            out.writeDouble(secondsSoFar);
+            out.writeLong(Double.doubleToLongBits(secondsSoFar));
             out.writeLong(t.rng.state());
-            writeFloats(out, t.model.params);
-            writeFloats(out, t.optimizer.m);
-            writeFloats(out, t.optimizer.v);
-        }
-        Files.move(temporary, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            for (float[] tensor : new float[][] {t.model.params, t.optimizer.m, t.optimizer.v}) {
+                out.writeInt(tensor.length);
+                out.writeFloats(tensor);
+            }
+            out.flush();
+            int sum = (int) crc.getValue();
+            stream.write(new byte[] {(byte) sum, (byte) (sum >>> 8), (byte) (sum >>> 16), (byte) (sum >>> 24)});
+        });
     }
 
     /** What a checkpoint holds, before a trainer is built around it. */
-    public record State(Config config, Hyperparameters hp, int step, long updates, long tokensSeen,
+    public record State(Config config, long tokenizerId, Hyperparameters hp, int step, long updates, long tokensSeen,
                         double seconds, long rngState, float[] params, float[] m, float[] v) {
+
+        /** The same state with other hyperparameters (a resumed run may lengthen its schedule). */
+        public State with(Hyperparameters other) {
+            return new State(config, tokenizerId, other, step, updates, tokensSeen, seconds, rngState, params, m, v);
+        }
 
         /** Builds the trainer, continuing where the checkpoint left off. */
         public Trainer resume(int[] trainingTokens, int threads) {
@@ -71,52 +87,62 @@ public final class TrainingCheckpoint {
         }
     }
 
+    /** Whether the file starts like a training checkpoint (rather than a llama2.c model). */
+    public static boolean isOne(Path path) {
+        ByteBuffer file = SafeFiles.map(path);
+        byte[] start = new byte[Math.min(MAGIC.length, file.remaining())];
+        file.get(start);
+        return java.util.Arrays.equals(start, MAGIC);
+    }
+
     public static State load(Path path) {
-        try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(path), 1 << 20))) {
-            if (in.readInt() != MAGIC) {
-                throw new BadInputException(path + ": not a training checkpoint (made by 'train')");
-            }
-            int format = in.readInt();
-            if (format != FORMAT) {
-                throw new BadInputException(path + ": training checkpoint format " + format + ", expected " + FORMAT);
-            }
-            int[] h = new int[7];
-            for (int i = 0; i < 7; i++) {
-                h[i] = in.readInt();
-            }
-            Config config = new Config(h[0], h[1], h[2], h[3], h[4], h[5], h[6], in.readBoolean()).validate(path.toString());
-            Hyperparameters hp = Hyperparameters.deserialize(in.readUTF());
-            int step = in.readInt();
-            long updates = in.readLong(), tokens = in.readLong();
-            double seconds = in.readDouble();
-            long rng = in.readLong();
-            int size = new ParameterLayout(config).size;
-            float[] params = readFloats(in, size), m = readFloats(in, size), v = readFloats(in, size);
-            if (in.read() != -1) {
-                throw new BadInputException(path + ": training checkpoint has trailing bytes");
-            }
-            return new State(config, hp, step, updates, tokens, seconds, rng, params, m, v);
-        } catch (IOException e) {
-            throw new BadInputException(path + ": cannot read training checkpoint (" + e.getMessage() + ")");
+        ByteBuffer file = SafeFiles.map(path);
+        String name = path.toString();
+        LittleEndianReader in = new LittleEndianReader(file, name);
+        if (!java.util.Arrays.equals(in.readBytes(Math.min(4, (int) in.size()), "magic"), MAGIC)) {
+            throw new BadInputException(name + ": not a training checkpoint (made by 'train')");
         }
+        int format = in.readInt("format");
+        if (format == FORMAT_1) {
+            throw new BadInputException(name + ": training checkpoint format 1, from an older trainer; this one reads format "
+                    + FORMAT + " (start the run again, or export its weights with the older trainer)");
+        }
+        if (format != FORMAT) {
+            throw new BadInputException(name + ": training checkpoint format " + format + ", expected " + FORMAT);
+        }
+        CRC32 crc = new CRC32();
+        int body = (int) in.size() - 4;
+        crc.update(file.duplicate().position(0).limit(Math.max(0, body)));
+        in.seek(Math.max(0, body));
+        if (body < 8 || in.readInt("checksum") != (int) crc.getValue()) {
+            throw new BadInputException(name + ": training checkpoint is damaged (CRC32 checksum mismatch); it cannot be resumed");
+        }
+        in.seek(8);
+        int[] h = new int[7];
+        for (int i = 0; i < 7; i++) {
+            h[i] = in.readInt("config");
+        }
+        Config config = new Config(h[0], h[1], h[2], h[3], h[4], h[5], h[6], in.readByte("config") != 0).validate(name);
+        long tokenizerId = in.readLong("tokenizer fingerprint");
+        int hpLength = in.readInt("hyperparameters");
+        Hyperparameters hp = Hyperparameters.deserialize(new String(in.readBytes(hpLength, "hyperparameters"), StandardCharsets.UTF_8));
+        int step = in.readInt("step");
+        long updates = in.readLong("updates"), tokens = in.readLong("tokens seen");
+        double seconds = Double.longBitsToDouble(in.readLong("seconds"));
+        long rng = in.readLong("rng state");
+        int size = new ParameterLayout(config).size;
+        float[] params = tensor(in, size, "params"), m = tensor(in, size, "m"), v = tensor(in, size, "v");
+        if (in.position() != body) {
+            throw new BadInputException(name + ": training checkpoint has " + (body - in.position()) + " unexpected bytes");
+        }
+        return new State(config, tokenizerId, hp, step, updates, tokens, seconds, rng, params, m, v);
     }
 
-    private static void writeFloats(DataOutputStream out, float[] values) throws IOException {
-        out.writeInt(values.length);
-        ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        buffer.asFloatBuffer().put(values);
-        out.write(buffer.array());
-    }
-
-    private static float[] readFloats(DataInputStream in, int expected) throws IOException {
-        int n = in.readInt();
+    private static float[] tensor(LittleEndianReader in, int expected, String what) {
+        int n = in.readInt(what);
         if (n != expected) {
-            throw new BadInputException("training checkpoint: tensor block of " + n + " floats, expected " + expected);
+            throw new BadInputException("training checkpoint: " + what + " holds " + n + " floats, expected " + expected);
         }
-        byte[] bytes = new byte[n * 4];
-        in.readFully(bytes);
-        float[] values = new float[n];
-        ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
-        return values;
+        return in.readFloats(n, what);
     }
 }

@@ -1,14 +1,6 @@
 package llama2.train;
 
-import java.io.BufferedOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
 import llama2.engine.BadInputException;
@@ -18,6 +10,7 @@ import llama2.engine.FloatMatrix;
 import llama2.engine.Matrix;
 import llama2.engine.Tokenizer;
 import llama2.engine.Weights;
+import llama2.io.SafeFiles;
 
 /**
  * Moves weights between the trainer's flat array and the engine's {@link Weights}, so that the
@@ -83,34 +76,31 @@ public final class WeightsBridge {
         }
     }
 
-    /** Writes a llama2.c checkpoint (version 0, 1 or 2), atomically (temporary file, then rename). */
-    public static void export(ParameterLayout l, float[] params, int version, Path path) throws IOException {
+    /**
+     * Writes a llama2.c checkpoint (version 0, 1 or 2) atomically and durably; weights that are
+     * not all finite are refused, so a diverged run never replaces a good file.
+     */
+    public static void export(ParameterLayout l, float[] params, int version, Path path) {
+        requireFinite(params, path);
         Weights weights = toWeights(l, params);
         int groupSize = version == 2 ? Checkpoint.defaultGroupSize(l.config) : 0;
-        Path temporary = path.resolveSibling(path.getFileName() + ".tmp");
-        try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(temporary), 1 << 20)) {
-            Checkpoint.write(weights, version, groupSize, out);
+        SafeFiles.write(path, out -> Checkpoint.write(weights, version, groupSize, out));
+    }
+
+    static void requireFinite(float[] values, Path target) {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new BadInputException("refusing to write " + target + ": parameter " + i + " is " + values[i]
+                        + " (the run diverged; lower --lr)");
+            }
         }
-        Files.move(temporary, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     public static Checkpoint readCheckpoint(Path path) {
-        return Checkpoint.read(map(path), path.toString());
+        return Checkpoint.read(SafeFiles.map(path), path.toString());
     }
 
     public static Tokenizer readTokenizer(Path path, int vocabSize) {
-        return Tokenizer.read(map(path), vocabSize, path.toString());
-    }
-
-    static ByteBuffer map(Path path) {
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer buffer = ByteBuffer.allocate(Math.toIntExact(channel.size()));
-            while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
-                // keep reading
-            }
-            return buffer.flip();
-        } catch (IOException | ArithmeticException e) {
-            throw new BadInputException(path + ": cannot read (" + e.getMessage() + ")");
-        }
+        return Tokenizer.read(SafeFiles.map(path), vocabSize, path.toString());
     }
 }

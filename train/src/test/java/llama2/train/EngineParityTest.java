@@ -57,7 +57,7 @@ class EngineParityTest {
         Model model = model(false);
         Path file = dir.resolve("model.bin");
         WeightsBridge.export(model.layout, model.params, version, file);
-        Checkpoint read = Checkpoint.read(WeightsBridge.map(file));
+        Checkpoint read = Checkpoint.read(llama2.io.SafeFiles.map(file));
         assertEquals(version, read.version());
         assertEquals(model.config(), read.config());
         assertArrayEquals(model.params, WeightsBridge.fromWeights(model.layout, read.weights()), "weights survive the file");
@@ -70,7 +70,7 @@ class EngineParityTest {
         Model model = model(true);
         Path file = dir.resolve("q.bin");
         WeightsBridge.export(model.layout, model.params, 2, file);
-        Checkpoint read = Checkpoint.read(WeightsBridge.map(file));
+        Checkpoint read = Checkpoint.read(llama2.io.SafeFiles.map(file));
         assertEquals(2, read.version());
         assertTrue(Files.size(file) < model.layout.size * 4L / 2, "Q8_0 is much smaller than float32");
     }

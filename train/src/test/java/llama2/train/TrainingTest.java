@@ -102,7 +102,7 @@ class TrainingTest {
             lossesB[i] = b.trainStep();
         }
         Path checkpoint = dir.resolve("checkpoint.bin");
-        TrainingCheckpoint.save(b, 1.0, checkpoint);
+        TrainingCheckpoint.save(b, 1.0, 0L, checkpoint);
         b.close();
         Trainer resumed = TrainingCheckpoint.load(checkpoint).resume(tokens, 2);
         assertEquals(interruption, resumed.step());
