@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 
 import llama2.engine.BadInputException;
+import llama2.io.SafeFiles;
 
 /**
  * A run's losses as CSV beside its checkpoint, one row per logged step: {@code step, train_loss
@@ -27,18 +28,22 @@ final class LossLog {
         this.path = path;
     }
 
-    /** Opens (or starts) the log of a run now at {@code step}. */
-    static LossLog open(Path path, int step) throws IOException {
-        List<String> kept = new ArrayList<>();
-        kept.add(HEADER);
+    /**
+     * Opens (or starts) the log of a run now at {@code step}. The rewrite is atomic, and a row a
+     * kill cut short is dropped, so a log never stops a resume.
+     */
+    static LossLog open(Path path, int step) {
+        StringBuilder kept = new StringBuilder(HEADER).append('\n');
         if (Files.isRegularFile(path)) {
-            for (Row row : read(path)) {
+            String text = new String(SafeFiles.readAllBytes(path), StandardCharsets.UTF_8);
+            for (Row row : parse(path, text.substring(0, text.lastIndexOf('\n') + 1).lines().toList())) {
                 if (row.step() <= step) {
-                    kept.add(row.line());
+                    kept.append(row.line()).append('\n');
                 }
             }
         }
-        Files.write(path, kept, StandardCharsets.UTF_8);
+        byte[] bytes = kept.toString().getBytes(StandardCharsets.UTF_8);
+        SafeFiles.write(path, out -> out.write(bytes));
         return new LossLog(path);
     }
 
@@ -52,13 +57,11 @@ final class LossLog {
     record Row(int step, double trainLoss, double validLoss, double lr, long tokens, double seconds, String line) {}
 
     static List<Row> read(Path path) {
+        return parse(path, new String(SafeFiles.readAllBytes(path), StandardCharsets.UTF_8).lines().toList());
+    }
+
+    private static List<Row> parse(Path path, List<String> lines) {
         List<Row> rows = new ArrayList<>();
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(path, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new BadInputException(path + ": cannot read (" + e.getMessage() + ")");
-        }
         if (lines.isEmpty() || !lines.get(0).equals(HEADER)) {
             throw new BadInputException(path + ": not a loss log (expected the header '" + HEADER + "')");
         }
