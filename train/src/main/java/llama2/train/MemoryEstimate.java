@@ -7,7 +7,7 @@ import llama2.engine.BadInputException;
 /**
  * The heap a run will need, worked out before anything large is allocated, so that a model too
  * big for the machine is refused in a moment with the figures, not after minutes of allocating.
- * It counts the arrays a {@link Worker} holds (activations for the backward pass, scratch, its
+ * It counts the arrays a {@link Pass} holds (activations for the backward pass, scratch, its
  * gradient) and the model's own (parameters, their transposed copy, and for training the two
  * AdamW moments); Java needs some room beyond that, hence the margin.
  */
@@ -18,8 +18,8 @@ final class MemoryEstimate {
 
     private MemoryEstimate() {}
 
-    /** Floats one worker allocates for windows of {@code n} tokens; refuses arrays Java cannot index. */
-    static long workerFloats(ParameterLayout l, long n) {
+    /** Floats one pass allocates for windows of {@code n} tokens; refuses arrays Java cannot index. */
+    static long workerFloats(ParameterLayout l, long n, boolean dropout) {
         long d = l.dim, kv = l.kvDim, h = l.hidden;
         long attention = l.heads * n * n;
         for (long array : new long[] {attention, n * l.vocab, n * h, n * d}) {
@@ -31,7 +31,7 @@ final class MemoryEstimate {
         }
         long perLayer = 7 * n * d + 2 * n * kv + attention + 3 * n * h + 2 * n;
         long scratch = 4 * n * d + 2 * n * kv + 3 * n * h + 2 * l.headSize * n + n * n;
-        return l.size + l.layers * perLayer + (n * d) + n * d + n + n * l.vocab + scratch;
+        return l.size + l.layers * (perLayer + (dropout ? attention : 0)) + (n * d) + n * d + n + n * l.vocab + scratch;
     }
 
     /**
@@ -39,16 +39,18 @@ final class MemoryEstimate {
      *
      * @param workers  workers (shards for training, threads for evaluation)
      * @param training whether the AdamW moments are needed too
+     * @param dropout  whether the passes keep the attention weights twice (before and after dropout)
      */
-    static void require(String command, ParameterLayout l, long n, int workers, boolean training, long otherBytes) {
+    static void require(String command, ParameterLayout l, long n, int workers, boolean training, boolean dropout) {
         long model = (training ? 4L : 2L) * l.size;
-        long bytes = (long) (4 * MARGIN * (model + workers * workerFloats(l, n))) + otherBytes;
+        long perWorker = workerFloats(l, n, dropout);
+        long bytes = (long) (4 * MARGIN * (model + workers * perWorker));
         long available = Runtime.getRuntime().maxMemory();
         if (bytes > available) {
             throw new BadInputException(String.format(Locale.ROOT, "%s: this needs about %,d MB (%,d parameters, %d %s of"
                             + " %,d floats each for windows of %d tokens), more than the %,d MB Java may use here; give java"
                             + " more with -Xmx, or use fewer %s, a shorter seq_len or a smaller model",
-                    command, bytes >> 20, l.size, workers, training ? "shards" : "threads", workerFloats(l, n), n,
+                    command, bytes >> 20, l.size, workers, training ? "shards" : "threads", perWorker, n,
                     available >> 20, training ? "--shards" : "--threads"));
         }
     }

@@ -98,7 +98,7 @@ final class ModelCommands {
                     (int) longest, c.sharedClassifier());
             model = new Model(new ParameterLayout(shorter), model.params);
         }
-        MemoryEstimate.require("eval", model.layout, model.layout.seqLen, threads, false, 0);
+        MemoryEstimate.require("eval", model.layout, model.layout.seqLen, threads, false, false);
         return model;
     }
 

@@ -101,7 +101,7 @@ final class TrainCommand {
             }
             checkInputs(state.config(), train, valid);
             MemoryEstimate.require("train", new ParameterLayout(state.config()), state.config().seqLen(),
-                    state.hp().shards(), true, 0);
+                    state.hp().shards(), true, state.hp().dropout() > 0);
             trainer = state.resume(train.tokens(), threads);
             best = bestSoFar(outDir.resolve("best.txt"));
             System.out.printf("resuming %s at step %d%n", checkpoint, trainer.step());
@@ -117,7 +117,7 @@ final class TrainCommand {
                     a.number("--dropout", 0f)).validate();
             Config config = a.has("--init") ? fineTuneConfig(a) : newConfig(a, train.vocabSize());
             ParameterLayout layout = new ParameterLayout(config);
-            MemoryEstimate.require("train", layout, config.seqLen(), hp.shards(), true, 0);
+            MemoryEstimate.require("train", layout, config.seqLen(), hp.shards(), true, hp.dropout() > 0);
             checkInputs(config, train, valid);
             Model model = a.has("--init") ? fineTuneStart(a, layout)
                     : new Model(layout, layout.initialise(new Rng(hp.seed() ^ 0x5DEECE66DL)));

@@ -191,7 +191,8 @@ class FaultInjectionIT {
             assertOneLineError(quantize, "writing " + q + ": No space left on device");
             Result resume = train(dir, "train", "--train-data", data.resolve("train.tok").toString(), "--out-dir",
                     run.toString(), "--resume", "--steps", "3");
-            assertOneLineError(resume, "writing " + run.resolve("checkpoint.bin") + ": No space left on device");
+            assertOneLineError(resume, ": No space left on device");
+            assertTrue(resume.stderr().startsWith("error: writing " + run.resolve("")), resume.stderr()); // losses.csv or a save
             assertArrayEquals(qBefore, Files.readAllBytes(q));
             assertArrayEquals(checkpointBefore, Files.readAllBytes(run.resolve("checkpoint.bin")));
             assertNoTemporaries(disk);
