@@ -45,8 +45,9 @@ final class TrainCommand {
               --threads N (number of cores)
             bookkeeping:
               --log-every N (10) --eval-every N (200) --eval-windows N (200)
-              --checkpoint-every N (200) --resume (continue from DIR/checkpoint.bin bit for bit;
-              only --steps may be changed, which re-times the cosine decay from there on)
+              --checkpoint-every N (200) --resume (continue from DIR/checkpoint.bin bit for bit: the
+              same command plus --resume; model and optimisation flags must equal the checkpoint's,
+              only --steps may change, which re-times the cosine decay from there on)
               --patience N (0 = off): stop early after N validations without a new best
             """;
 
