@@ -39,17 +39,17 @@ public final class Model {
 
     /** Call after every change to {@link #params}. */
     public void refreshTransposed() {
-        ParameterLayout l = layout;
-        for (int layer = 0; layer < l.layers; layer++) {
-            transposeMatrix(l.wq(layer), l.dim, l.dim);
-            transposeMatrix(l.wk(layer), l.kvDim, l.dim);
-            transposeMatrix(l.wv(layer), l.kvDim, l.dim);
-            transposeMatrix(l.wo(layer), l.dim, l.dim);
-            transposeMatrix(l.w1(layer), l.hidden, l.dim);
-            transposeMatrix(l.w2(layer), l.dim, l.hidden);
-            transposeMatrix(l.w3(layer), l.hidden, l.dim);
+        int d = layout.dim, kv = layout.kvDim, hidden = layout.hidden;
+        for (int l = 0; l < layout.layers; l++) {
+            transposeMatrix(layout.wq(l), d, d);
+            transposeMatrix(layout.wk(l), kv, d);
+            transposeMatrix(layout.wv(l), kv, d);
+            transposeMatrix(layout.wo(l), d, d);
+            transposeMatrix(layout.w1(l), hidden, d);
+            transposeMatrix(layout.w2(l), d, hidden);
+            transposeMatrix(layout.w3(l), hidden, d);
         }
-        transposeMatrix(l.classifier, l.vocab, l.dim);
+        transposeMatrix(layout.classifier, layout.vocab, d);
     }
 
     private void transposeMatrix(int offset, int rows, int cols) {
