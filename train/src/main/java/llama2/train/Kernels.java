@@ -1,70 +1,98 @@
 package llama2.train;
 
 /**
- * Matrix products, the only heavy arithmetic of training.
+ * Matrix products, the only heavy arithmetic of training, and which implementation computes them.
  *
- * <p>Everything goes through one general product, {@link #gemm}. When the JVM runs with
- * {@code --add-modules jdk.incubator.vector} it is {@link VectorKernels}' register-blocked SIMD
- * kernel (roughly 15 times faster on a modern x86 core); otherwise it is the portable loop below,
- * whose inner loop {@code c[i] += s * b[i]} over contiguous memory C2 still auto-vectorizes.
+ * <p>Every product the trainer takes is one of three, on {@link View}s of its flat arrays:
+ * {@link #multiply} ({@code C = A·B}), {@link #multiplyAdd} ({@code C += A·B}) and
+ * {@link #multiplyTransposedAdd} ({@code C += Aᵀ·B}). A linear layer names its three after their
+ * role: {@link #forward}, {@link #backwardInput}, {@link #backwardWeight}.
  *
- * <p>The linear-layer shapes: {@code x [n][in]}, {@code y [n][out]}, {@code W [out][in]} (llama2.c's
- * layout) and {@code Wt [in][out]}, its transpose, kept by {@link Model} for the forward pass.
+ * <p>Two implementations compute them: {@link PortableKernels} (plain Java in a fixed order, what
+ * the browser's trainer runs, the same bits everywhere) and {@link VectorKernels} (the JDK's vector
+ * API, JVM only, several times faster). The command line chooses with {@code --kernels} (see
+ * {@link KernelChoice}, the only class that names the vector one); until it does, products are
+ * portable.
  */
 final class Kernels {
     private Kernels() {}
 
     /**
-     * Whether the vector API is available (and not switched off with
-     * {@code -Dllama2.train.scalar=true}).
+     * A {@code rows × cols} matrix inside a flat array, row after row: element (i, j) is
+     * {@code data[offset + i·stride + j]}. The stride lets a view be one head's columns of a wider
+     * matrix, or a block of rows of a larger one.
      */
-    static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
-            && !Boolean.getBoolean("llama2.train.scalar");
-
-    /**
-     * {@code C[m][j] = (accumulate ? C[m][j] : 0) + Σ_k A(m, k) · B[k][j]} for m &lt; rows,
-     * k &lt; depth, j &lt; cols, where {@code A(m, k) = a[aOff + m·aRow + k·aCol]} (strides let A be
-     * a transpose), {@code B[k][j] = b[bOff + k·ldb + j]} and {@code C[m][j] = c[cOff + m·ldc + j]}.
-     */
-    static void gemm(float[] c, int cOff, int ldc, float[] a, int aOff, int aRow, int aCol,
-                     float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
-        if (VECTOR) {
-            VectorKernels.gemm(c, cOff, ldc, a, aOff, aRow, aCol, b, bOff, ldb, rows, depth, cols, accumulate);
-        } else {
-            scalarGemm(c, cOff, ldc, a, aOff, aRow, aCol, b, bOff, ldb, rows, depth, cols, accumulate);
+    record View(float[] data, int offset, int rows, int cols, int stride) {
+        /** Rows stored one right after the other. */
+        View(float[] data, int offset, int rows, int cols) {
+            this(data, offset, rows, cols, cols);
         }
     }
 
-    /** The portable {@link #gemm}: one row of C at a time, one scaled row of B added per k. */
-    static void scalarGemm(float[] c, int cOff, int ldc, float[] a, int aOff, int aRow, int aCol,
-                           float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
-        for (int m = 0; m < rows; m++) {
-            int cRow = cOff + m * ldc;
-            if (!accumulate) {
-                java.util.Arrays.fill(c, cRow, cRow + cols, 0f);
-            }
-            for (int k = 0; k < depth; k++) {
-                axpy(c, cRow, a[aOff + m * aRow + k * aCol], b, bOff + k * ldb, cols);
-            }
+    /** One way to compute the products. */
+    interface Implementation {
+        /** As the {@code --kernels} flag says it. */
+        String name();
+
+        /** {@code C = (accumulate ? C : 0) + A'·B}, where A' is A, or Aᵀ when {@code transposeA}. */
+        void gemm(View c, View a, boolean transposeA, View b, boolean accumulate);
+    }
+
+    private static Implementation active = PortableKernels.INSTANCE;
+
+    /** From now on, every product in this process goes through {@code kernels}. */
+    static void use(Implementation kernels) {
+        active = kernels;
+    }
+
+    static Implementation active() {
+        return active;
+    }
+
+    /** {@code C = A·B}: A {@code [m][k]}, B {@code [k][n]}, C {@code [m][n]}. */
+    static void multiply(View c, View a, View b) {
+        check(c, a.rows(), a.cols(), b);
+        active.gemm(c, a, false, b, false);
+    }
+
+    /** {@code C += A·B}. */
+    static void multiplyAdd(View c, View a, View b) {
+        check(c, a.rows(), a.cols(), b);
+        active.gemm(c, a, false, b, true);
+    }
+
+    /** {@code C += Aᵀ·B}: A {@code [k][m]}, B {@code [k][n]}, C {@code [m][n]}. */
+    static void multiplyTransposedAdd(View c, View a, View b) {
+        check(c, a.cols(), a.rows(), b);
+        active.gemm(c, a, true, b, true);
+    }
+
+    private static void check(View c, int m, int k, View b) {
+        if (b.rows() != k || c.rows() != m || c.cols() != b.cols()) {
+            throw new IllegalArgumentException("product of [" + m + "][" + k + "] by [" + b.rows() + "][" + b.cols()
+                    + "] into [" + c.rows() + "][" + c.cols() + "]");
         }
     }
+
+    // The linear layer: x [n][in], y [n][out], W [out][in] (llama2.c's layout) at an offset of the
+    // parameters, and Wt [in][out], its transpose, which Model keeps for the forward pass.
 
     /** {@code y = x · Wᵀ}, computed from {@code Wt}. */
     static void forward(float[] y, float[] x, float[] wt, int wtOff, int n, int in, int out) {
-        gemm(y, 0, out, x, 0, in, 1, wt, wtOff, out, n, in, out, false);
+        multiply(new View(y, 0, n, out), new View(x, 0, n, in), new View(wt, wtOff, in, out));
     }
 
     /** {@code dx += dy · W}: the gradient flowing back to the layer's input. */
     static void backwardInput(float[] dx, float[] dy, float[] w, int wOff, int n, int in, int out) {
-        gemm(dx, 0, in, dy, 0, out, 1, w, wOff, in, n, out, in, true);
+        multiplyAdd(new View(dx, 0, n, in), new View(dy, 0, n, out), new View(w, wOff, out, in));
     }
 
     /** {@code dW += dyᵀ · x}: the gradient of the weights, accumulated. */
     static void backwardWeight(float[] dw, int dwOff, float[] dy, float[] x, int n, int in, int out) {
-        gemm(dw, dwOff, in, dy, 0, 1, out, x, 0, in, out, n, in, true);
+        multiplyTransposedAdd(new View(dw, dwOff, out, in), new View(dy, 0, n, out), new View(x, 0, n, in));
     }
 
-    /** {@code a[aOff..] += s * b[bOff..]} for {@code len} elements: the loop C2 vectorizes. */
+    /** {@code a[aOff..] += s * b[bOff..]} for {@code len} elements. */
     static void axpy(float[] a, int aOff, float s, float[] b, int bOff, int len) {
         for (int i = 0; i < len; i++) {
             a[aOff + i] += s * b[bOff + i];

@@ -24,6 +24,7 @@ public final class Main {
               eval       loss per token, perplexity and bits per byte of a model on a text file
               sample     generate text from a model
               plot       draw a run's losses.csv as a loss-curve SVG
+              bench      training tokens/s and FLOP utilisation of each kernel set and thread count
             Text files hold stories separated by lines '<|endoftext|>'.
             The jar starts a second JVM with the Vector API (jdk.incubator.vector), which makes
             training several times faster, unless java was started with --add-modules itself.
@@ -52,12 +53,14 @@ public final class Main {
             case "eval" -> ModelCommands.EVAL_HELP;
             case "sample" -> ModelCommands.SAMPLE_HELP;
             case "plot" -> PlotCommand.HELP;
+            case "bench" -> BenchCommand.HELP;
             default -> throw new BadInputException("unknown command '" + command + "' (try --help)");
         };
         if (List.of(rest).contains("--help") || List.of(rest).contains("-h")) {
             out.print(help);
             return 0;
         }
+        Kernels.use(KernelChoice.named(command, KernelChoice.defaultName()));
         switch (command) {
             case "tokenizer" -> TextCommands.tokenizer(rest, out);
             case "prepare" -> TextCommands.prepare(rest, out);
@@ -66,6 +69,7 @@ public final class Main {
             case "eval" -> ModelCommands.eval(rest, out);
             case "sample" -> ModelCommands.sample(rest, out);
             case "plot" -> PlotCommand.run(rest, out);
+            case "bench" -> BenchCommand.run(rest, out);
             default -> throw new AssertionError(command);
         }
         return 0;

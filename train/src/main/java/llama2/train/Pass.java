@@ -2,6 +2,8 @@ package llama2.train;
 
 import java.util.Arrays;
 
+import llama2.train.Kernels.View;
+
 /**
  * Forward and backward passes of the model over windows of tokens, on one thread.
  *
@@ -326,7 +328,9 @@ public final class Pass {
             Kernels.transpose(kl, kvOff, kv, kT, 0, n, hs);
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int rEnd = Math.min(n, r0 + CAUSAL_BLOCK);
-                Kernels.gemm(al, s0 + r0 * n, n, ql, r0 * d + h * hs, d, 1, kT, 0, n, rEnd - r0, hs, rEnd, false);
+                int rows = rEnd - r0;
+                Kernels.multiply(new View(al, s0 + r0 * n, rows, rEnd, n), new View(ql, r0 * d + h * hs, rows, hs, d),
+                        new View(kT, 0, hs, rEnd, n));
             }
             for (int t = 0; t < n; t++) {
                 int row = s0 + t * n;
@@ -342,7 +346,9 @@ public final class Pass {
             }
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int rEnd = Math.min(n, r0 + CAUSAL_BLOCK);
-                Kernels.gemm(out, r0 * d + h * hs, d, ad, s0 + r0 * n, n, 1, vl, kvOff, kv, rEnd - r0, rEnd, hs, false);
+                int rows = rEnd - r0;
+                Kernels.multiply(new View(out, r0 * d + h * hs, rows, hs, d), new View(ad, s0 + r0 * n, rows, rEnd, n),
+                        new View(vl, kvOff, rEnd, hs, kv));
             }
         }
     }
@@ -365,9 +371,11 @@ public final class Pass {
             Kernels.transpose(vl, kvOff, kv, vT, 0, n, hs);
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int rEnd = Math.min(n, r0 + CAUSAL_BLOCK);
-                Kernels.gemm(dScores, r0 * n, n, dAttOut, r0 * d + h * hs, d, 1, vT, 0, n, rEnd - r0, hs, rEnd, false);
-                Kernels.gemm(dv, r0 * kv + kvOff, kv, ad, s0 + r0 + r0 * n, 1, n, dAttOut, r0 * d + h * hs, d,
-                        rEnd - r0, n - r0, hs, true);
+                int rows = rEnd - r0;
+                Kernels.multiply(new View(dScores, r0 * n, rows, rEnd, n), new View(dAttOut, r0 * d + h * hs, rows, hs, d),
+                        new View(vT, 0, hs, rEnd, n));
+                Kernels.multiplyTransposedAdd(new View(dv, r0 * kv + kvOff, rows, hs, kv),
+                        new View(ad, s0 + r0 * n + r0, n - r0, rows, n), new View(dAttOut, r0 * d + h * hs, n - r0, hs, d));
             }
             // dropout backward, then softmax backward with the 1/sqrt(head_size) of the scores folded in
             for (int t = 0; t < n; t++) {
@@ -387,9 +395,11 @@ public final class Pass {
             // dQ = dS K ;  dK += dSᵀ Q
             for (int r0 = 0; r0 < n; r0 += CAUSAL_BLOCK) {
                 int rEnd = Math.min(n, r0 + CAUSAL_BLOCK);
-                Kernels.gemm(dq, r0 * d + h * hs, d, dScores, r0 * n, n, 1, kl, kvOff, kv, rEnd - r0, rEnd, hs, false);
-                Kernels.gemm(dk, r0 * kv + kvOff, kv, dScores, r0 + r0 * n, 1, n, ql, r0 * d + h * hs, d,
-                        rEnd - r0, n - r0, hs, true);
+                int rows = rEnd - r0;
+                Kernels.multiply(new View(dq, r0 * d + h * hs, rows, hs, d), new View(dScores, r0 * n, rows, rEnd, n),
+                        new View(kl, kvOff, rEnd, hs, kv));
+                Kernels.multiplyTransposedAdd(new View(dk, r0 * kv + kvOff, rows, hs, kv),
+                        new View(dScores, r0 * n + r0, n - r0, rows, n), new View(ql, r0 * d + h * hs, n - r0, hs, d));
             }
         }
     }

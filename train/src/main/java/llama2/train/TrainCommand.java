@@ -43,6 +43,7 @@ final class TrainCommand {
                                   eval or in exported models)
               --shards N (number of cores): workers a step's windows are dealt to
               --threads N (number of cores)
+              --kernels portable|vector (vector when java runs with --add-modules jdk.incubator.vector)
             bookkeeping:
               --log-every N (10) --eval-every N (200) --eval-windows N (200)
               --checkpoint-every N (200) --resume (continue from DIR/checkpoint.bin bit for bit: the
@@ -54,7 +55,7 @@ final class TrainCommand {
     private static final Set<String> FLAGS = Set.of("--train-data", "--valid-data", "--out-dir", "--dim", "--layers",
             "--heads", "--kv-heads", "--hidden", "--seq-len", "--init", "--steps", "--batch", "--accumulation", "--lr",
             "--min-lr", "--warmup", "--weight-decay", "--dropout", "--patience", "--beta1", "--beta2", "--grad-clip", "--seed", "--shards",
-            "--threads", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every");
+            "--threads", "--kernels", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every");
     private static final Set<String> SWITCHES = Set.of("--unshared", "--resume");
 
     /** llama2.c's default hidden size: 2/3 of 4·dim, rounded up to a multiple of 32. */
@@ -65,12 +66,13 @@ final class TrainCommand {
 
     /** What a resumed run may change: where the data and files are, the length, and the bookkeeping. */
     private static final Set<String> RESUMABLE = Set.of("--train-data", "--valid-data", "--out-dir", "--resume",
-            "--steps", "--threads", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every", "--patience");
+            "--steps", "--threads", "--kernels", "--log-every", "--eval-every", "--eval-windows", "--checkpoint-every", "--patience");
     /** What a fine-tune takes from its starting model. */
     private static final Set<String> SHAPE = Set.of("--dim", "--layers", "--heads", "--kv-heads", "--hidden", "--unshared");
 
     static void run(String[] argv) throws IOException {
         Args a = new Args("train", argv, FLAGS, SWITCHES);
+        KernelChoice.apply(a, "train");
         Path outDir = a.path("--out-dir");
         TokenFile train = TokenFile.read(a.file("--train-data"));
         TokenFile valid = a.has("--valid-data") ? TokenFile.read(a.file("--valid-data")) : null;
@@ -250,8 +252,9 @@ final class TrainCommand {
                         + " %s classifier, %,d parameters%n", c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(),
                 c.vocabSize(), c.seqLen(), c.sharedClassifier() ? "shared" : "separate", c.parameterCount());
         System.out.printf(Locale.ROOT, "training: %d steps of %d windows x %d tokens, lr %.2e -> %.2e, warmup %d, "
-                        + "%d shards, vector kernels %s%n", hp.steps(), hp.windowsPerStep(), c.seqLen(), hp.learningRate(),
-                hp.minLearningRate(), hp.warmupSteps(), hp.shards(), Kernels.VECTOR ? "on" : "off (run java with --add-modules jdk.incubator.vector)");
+                        + "%d shards, %s kernels%s%n", hp.steps(), hp.windowsPerStep(), c.seqLen(), hp.learningRate(),
+                hp.minLearningRate(), hp.warmupSteps(), hp.shards(),
+                Kernels.active().name(), KernelChoice.vectorAvailable() ? "" : " (java --add-modules jdk.incubator.vector enables the vector kernels)");
         if (hp.dropout() > 0) {
             System.out.printf(Locale.ROOT, "dropout %.2f while training (none at validation)%n", hp.dropout());
         }

@@ -23,9 +23,11 @@ import jdk.incubator.vector.VectorSpecies;
  * C is one chain of fused multiply-adds with k ascending, whatever the blocking, so the result
  * depends on the shapes alone: reproducible run to run and thread to thread.
  *
- * <p>Loaded only when the {@code jdk.incubator.vector} module is present (see {@link Kernels}).
+ * <p>Loaded only when the {@code jdk.incubator.vector} module is present (see {@link KernelChoice}).
  */
-final class VectorKernels {
+final class VectorKernels implements Kernels.Implementation {
+    static final VectorKernels INSTANCE = new VectorKernels();
+
     private VectorKernels() {}
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -43,6 +45,19 @@ final class VectorKernels {
     private static final ThreadLocal<float[][]> PACKED =
             ThreadLocal.withInitial(() -> new float[][] {new float[M_BLOCK * K_BLOCK], new float[K_BLOCK * COLS]});
 
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    @Override
+    public void gemm(Kernels.View c, Kernels.View a, boolean transposeA, Kernels.View b, boolean accumulate) {
+        int aRow = transposeA ? 1 : a.stride(), aCol = transposeA ? a.stride() : 1;
+        int depth = transposeA ? a.rows() : a.cols();
+        gemm(c.data(), c.offset(), c.stride(), a.data(), a.offset(), aRow, aCol, b.data(), b.offset(), b.stride(),
+                c.rows(), depth, c.cols(), accumulate);
+    }
+
     /**
      * {@code C[m][n] = (accumulate ? C[m][n] : 0) + Σ_k A(m, k) · B[k][n]} for m &lt; rows,
      * n &lt; cols, k &lt; depth, where {@code A(m, k) = a[aOff + m·aRow + k·aCol]},
@@ -51,8 +66,8 @@ final class VectorKernels {
      * <p>The rows in multiples of 4 and the columns in multiples of a vector go through cache
      * blocks; the rows and columns left over take a plain vector or scalar loop over all of k.
      */
-    static void gemm(float[] c, int cOff, int ldc, float[] a, int aOff, int aRow, int aCol,
-                     float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
+    private static void gemm(float[] c, int cOff, int ldc, float[] a, int aOff, int aRow, int aCol,
+                             float[] b, int bOff, int ldb, int rows, int depth, int cols, boolean accumulate) {
         int blockRows = rows - rows % ROWS, vectorCols = cols - cols % L;
         if (!accumulate) {
             for (int m = 0; m < rows; m++) {
@@ -173,5 +188,43 @@ final class VectorKernels {
             s = FloatVector.fromArray(S, b, b0 + k * ldb).fma(FloatVector.broadcast(S, a[a0 + k * aCol]), s);
         }
         s.intoArray(c, c0);
+    }
+
+    static int lanes() {
+        return L;
+    }
+
+    /**
+     * One core's peak of fused multiply-adds, in FLOP/s (an FMA counts two): twelve independent
+     * chains of vector FMAs, enough to cover the latency of the FMA units, timed over ten runs of
+     * some 20 ms; the fastest run counts (the first ones warm up the compiler, and interruptions
+     * only slow a run down).
+     */
+    static double peakFlopsPerCore() {
+        long iterations = 10_000_000;
+        double best = 0;
+        for (int run = 0; run < 10; run++) {
+            long start = System.nanoTime();
+            float sink = fmaChains(iterations);
+            double seconds = (System.nanoTime() - start) / 1e9;
+            if (sink == 0.5f) { // never: keeps the loop from being dropped
+                System.out.print("");
+            }
+            best = Math.max(best, iterations * 12.0 * 2 * L / seconds);
+        }
+        return best;
+    }
+
+    private static float fmaChains(long iterations) {
+        FloatVector x0 = FloatVector.broadcast(S, 1f), x1 = x0, x2 = x0, x3 = x0, x4 = x0, x5 = x0;
+        FloatVector x6 = x0, x7 = x0, x8 = x0, x9 = x0, x10 = x0, x11 = x0;
+        FloatVector m = FloatVector.broadcast(S, 0.999999f), d = FloatVector.broadcast(S, 1e-7f);
+        for (long i = 0; i < iterations; i++) {
+            x0 = x0.fma(m, d); x1 = x1.fma(m, d); x2 = x2.fma(m, d); x3 = x3.fma(m, d);
+            x4 = x4.fma(m, d); x5 = x5.fma(m, d); x6 = x6.fma(m, d); x7 = x7.fma(m, d);
+            x8 = x8.fma(m, d); x9 = x9.fma(m, d); x10 = x10.fma(m, d); x11 = x11.fma(m, d);
+        }
+        return x0.add(x1).add(x2).add(x3).add(x4).add(x5).add(x6).add(x7).add(x8).add(x9).add(x10).add(x11)
+                .reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
 }
