@@ -3,75 +3,66 @@
  * worker (worker.js) and shows the story as the tokens arrive. All computing happens in the
  * worker, so this thread only moves bytes and appends text.
  *
- * Plain JavaScript that HtmlUnit can run too: no modules, classes or async functions.
+ * Written for every current browser and for HtmlUnit, which tests the JavaScript build: arrow
+ * functions, const/let, template literals and Promises, but no classes or async/await, which
+ * HtmlUnit's engine cannot parse. Downloads with fetch, streaming and Cache Storage run only in
+ * real browsers (HtmlUnit takes the XMLHttpRequest path) and are tested in Chromium.
  *
  * The engine's worker is created here, by top-level code rather than inside a function: HtmlUnit
- * (the test browser) delivers a worker's messages only to a Worker made in the page's global scope.
+ * delivers a worker's messages only to a Worker made in the page's global scope.
  */
-var engineWorker = new Worker('worker.js?engine=' + chooseEngine(new URLSearchParams(window.location.search)));
+'use strict';
+
+const engineWorker = new Worker(`worker.js?engine=${chooseEngine(new URLSearchParams(location.search))}`);
 
 /** 'wasm' unless the URL asks for 'js' or the browser cannot run WebAssembly GC. */
 function chooseEngine(query) {
-  var wanted = query.get('engine') === 'js' ? 'js' : 'wasm';
-  if (wanted === 'wasm' && !supportsWasmGc()) {
-    return 'js';
-  }
-  return wanted;
+  return query.get('engine') !== 'js' && supportsWasmGc() ? 'wasm' : 'js';
 }
 
 /** Validates the smallest module that declares a GC struct type. */
 function supportsWasmGc() {
-  if (typeof WebAssembly !== 'object' || typeof WebAssembly.validate !== 'function') {
-    return false;
-  }
   try {
     return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 3, 1, 0x5f, 0]));
   } catch (e) {
-    return false;
+    return false; // no WebAssembly at all
   }
 }
 
-(function () {
-  'use strict';
+(() => {
+  const CACHE_NAME = 'llama2-models-v1';
+  const FILES_CHOICE = '__files__';
+  const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 - 1: the largest integer a JavaScript number holds exactly
 
-  var CACHE_NAME = 'llama2-models-v1';
-  var FILES_CHOICE = '__files__';
-  var MAX_SEED = 9007199254740991; // 2^53 - 1: the largest integer a JavaScript number holds exactly
+  const ui = {};
+  ['model', 'files', 'model-file', 'tokenizer-file', 'download', 'progress', 'progress-text', 'facts',
+   'clear-cache', 'prompt', 'prompt-label', 'system', 'system-row', 'mode-chat', 'mode-generate',
+   'temperature', 'topp', 'steps', 'seed', 'generate', 'stop', 'output', 'status', 'count', 'tokps',
+   'engine', 'seed-used', 'permalink', 'drop-hint', 'new-chat']
+      .forEach((id) => { ui[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
 
-  var $ = function (id) { return document.getElementById(id); };
-  var ui = {
-    model: $('model'), files: $('files'), modelFile: $('model-file'), tokenizerFile: $('tokenizer-file'),
-    download: $('download'), progress: $('progress'), progressText: $('progress-text'), facts: $('facts'),
-    clearCache: $('clear-cache'), prompt: $('prompt'), promptLabel: $('prompt-label'), system: $('system'),
-    systemRow: $('system-row'), modeChat: $('mode-chat'), modeGenerate: $('mode-generate'),
-    temperature: $('temperature'), topp: $('topp'), steps: $('steps'), seed: $('seed'),
-    generate: $('generate'), stop: $('stop'), output: $('output'), status: $('status'),
-    count: $('count'), tokps: $('tokps'), engine: $('engine'), seedUsed: $('seed-used'),
-    permalink: $('permalink'), dropHint: $('drop-hint'), newChat: $('new-chat')
-  };
-
-  var query = new URLSearchParams(window.location.search);
-  var manifest = [];
-  var modelLoaded = false;
-  var currentModelId = null;   // a manifest id, or null for local files
-  var loadNumber = 0;          // ignores downloads that finish after another model was chosen
-  var storyText = null;        // the Text node tokens are appended to (never innerHTML)
-  var lastSeed = null;
-  var localFiles = {model: null, tokenizer: null};
-  var chatOpen = false;        // a conversation waits for the user's next message
-  var notice = '';             // said once the model is ready
+  const query = new URLSearchParams(location.search);
+  let manifest = [];
+  let modelLoaded = false;
+  let currentModelId = null;   // a manifest id, or null for local files
+  let loadNumber = 0;          // ignores downloads that finish after another model was chosen
+  let storyText = null;        // the Text node tokens are appended to (never innerHTML)
+  let lastSeed = null;
+  const localFiles = {model: null, tokenizer: null};
+  let chatOpen = false;        // a conversation waits for the user's next message
+  let notice = '';             // said once the model is ready
 
   applySettingsFromUrl();
-  var worker = listenTo(engineWorker);
+  const worker = listenTo(engineWorker);
   bindControls();
   loadManifest();
 
   // ---- Engine and worker ----------------------------------------------------------------
 
   function listenTo(started) {
-    started.onmessage = function (event) { onWorkerMessage(event.data); };
-    started.onerror = function (event) {
-      fail('The engine stopped unexpectedly' + (event && event.message ? ': ' + event.message : '.'));
+    started.onmessage = (event) => onWorkerMessage(event.data);
+    started.onerror = (event) => {
+      fail(`The engine stopped unexpectedly${event && event.message ? `: ${event.message}` : '.'}`);
       if (event && event.preventDefault) {
         event.preventDefault();
       }
@@ -97,7 +88,7 @@ function supportsWasmGc() {
         chatOpen = false;
         ui.download.hidden = true;
         showFacts(message.info);
-        setState('ready', 'Ready. Press ' + ui.generate.textContent + '.' + notice);
+        setState('ready', `Ready. Press ${ui.generate.textContent}.${notice}`);
         notice = '';
         break;
       case 'token':
@@ -106,8 +97,8 @@ function supportsWasmGc() {
         ui.tokps.textContent = message.tokps.toFixed(1);
         break;
       case 'done':
-        ui.output.setAttribute('data-ids', message.ids.join(' '));
-        ui.output.setAttribute('data-tokps', message.tokps.toFixed(2));
+        ui.output.dataset.ids = message.ids.join(' ');
+        ui.output.dataset.tokps = message.tokps.toFixed(2);
         ui.tokps.textContent = message.tokps.toFixed(1);
         chatOpen = message.reason === 'turn';
         if (chatOpen) {
@@ -124,37 +115,31 @@ function supportsWasmGc() {
   }
 
   function finishedBecause(reason, count) {
-    var tokens = count + (count === 1 ? ' token' : ' tokens');
-    if (reason === 'stopped') {
-      return 'Stopped after ' + tokens + '.';
+    const tokens = `${count} ${count === 1 ? 'token' : 'tokens'}`;
+    switch (reason) {
+      case 'stopped': return `Stopped after ${tokens}.`;
+      case 'bos': return `The model ended the story after ${tokens}.`;
+      case 'turn': return `Your turn (${tokens} so far in this turn).`;
+      case 'context': return 'The conversation has filled the model\'s context; start a new chat.';
+      default: return `Reached the step limit after ${tokens}.`;
     }
-    if (reason === 'bos') {
-      return 'The model ended the story after ' + tokens + '.';
-    }
-    if (reason === 'turn') {
-      return 'Your turn (' + tokens + ' so far in this turn).';
-    }
-    if (reason === 'context') {
-      return 'The conversation has filled the model\'s context; start a new chat.';
-    }
-    return 'Reached the step limit after ' + tokens + '.';
   }
 
   // ---- Models -------------------------------------------------------------------------
 
   function loadManifest() {
-    downloadBytes('models/models.json', null, 0, function (buffer) {
+    downloadBytes('models/models.json', null, 0, (buffer) => {
       try {
         manifest = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer)));
       } catch (e) {
-        fail('The model list (models/models.json) is not valid JSON: ' + e.message);
+        fail(`The model list (models/models.json) is not valid JSON: ${e.message}`);
         return;
       }
       fillModelPicker();
-      var wanted = query.get('model');
-      var entry = findModel(wanted) || manifest[0];
+      const wanted = query.get('model');
+      const entry = findModel(wanted) || manifest[0];
       if (wanted && !findModel(wanted)) {
-        notice = ' (This site has no model "' + wanted + '", so the default is loaded.)';
+        notice = ` (This site has no model "${wanted}", so the default is loaded.)`;
       }
       if (entry) {
         ui.model.value = entry.id;
@@ -163,53 +148,37 @@ function supportsWasmGc() {
         ui.model.value = FILES_CHOICE;
         showFilePicker();
       }
-    }, function (problem) {
-      fail('The model list could not be loaded: ' + problem);
-    });
+    }, (problem) => fail(`The model list could not be loaded: ${problem}`));
   }
 
   function fillModelPicker() {
-    manifest.forEach(function (entry) {
-      var option = document.createElement('option');
-      option.value = entry.id;
-      option.textContent = entry.name + (entry.bytes ? ' (' + megabytes(entry.bytes) + ')' : '');
-      ui.model.appendChild(option);
+    manifest.forEach((entry) => {
+      ui.model.appendChild(new Option(entry.name + (entry.bytes ? ` (${megabytes(entry.bytes)})` : ''), entry.id));
     });
-    var files = document.createElement('option');
-    files.value = FILES_CHOICE;
-    files.textContent = 'Open files…';
-    ui.model.appendChild(files);
+    ui.model.appendChild(new Option('Open files…', FILES_CHOICE));
   }
 
   function findModel(id) {
-    for (var i = 0; i < manifest.length; i++) {
-      if (manifest[i].id === id) {
-        return manifest[i];
-      }
-    }
-    return null;
+    return manifest.find((entry) => entry.id === id) || null;
   }
 
   function loadFromManifest(entry) {
-    var thisLoad = beginLoad('Downloading ' + entry.name + '…');
+    const thisLoad = beginLoad(`Downloading ${entry.name}…`);
     currentModelId = entry.id;
-    var bytes = {};
-    var left = 2;
-    var failed = false;
-    ['model', 'tokenizer'].forEach(function (what) {
-      var url = new URL(entry[what], document.baseURI).href;
-      var expected = what === 'model' ? entry.bytes || 0 : 0;
-      downloadBytes(url, what, expected, function (buffer) {
+    const bytes = {};
+    let failed = false;
+    ['model', 'tokenizer'].forEach((what) => {
+      const url = new URL(entry[what], document.baseURI).href;
+      downloadBytes(url, what, what === 'model' ? entry.bytes || 0 : 0, (buffer) => {
         bytes[what] = buffer;
-        left--;
-        if (left === 0 && !failed && thisLoad === loadNumber) {
+        if (bytes.model && bytes.tokenizer && !failed && thisLoad === loadNumber) {
           sendToEngine(bytes.model, fileName(entry.model), bytes.tokenizer, fileName(entry.tokenizer));
         }
-      }, function (problem) {
+      }, (problem) => {
         if (!failed && thisLoad === loadNumber) {
           failed = true;
           modelLoaded = false;
-          fail('Could not download the ' + what + ' of ' + entry.name + ': ' + problem);
+          fail(`Could not download the ${what} of ${entry.name}: ${problem}`);
         }
       });
     });
@@ -218,25 +187,21 @@ function supportsWasmGc() {
   function loadLocalFiles() {
     if (!localFiles.model || !localFiles.tokenizer) {
       setState(modelLoaded ? document.body.dataset.state : 'loading',
-          'Choose ' + (localFiles.model ? 'a tokenizer' : 'a model') + ' file as well.');
+          `Choose ${localFiles.model ? 'a tokenizer' : 'a model'} file as well.`);
       return;
     }
-    var thisLoad = beginLoad('Reading ' + localFiles.model.name + '…');
+    const thisLoad = beginLoad(`Reading ${localFiles.model.name}…`);
     currentModelId = null;
-    var bytes = {};
-    var left = 2;
-    ['model', 'tokenizer'].forEach(function (what) {
-      var reader = new FileReader();
-      reader.onload = function () {
+    const bytes = {};
+    ['model', 'tokenizer'].forEach((what) => {
+      const reader = new FileReader();
+      reader.onload = () => {
         bytes[what] = reader.result;
-        left--;
-        if (left === 0 && thisLoad === loadNumber) {
+        if (bytes.model && bytes.tokenizer && thisLoad === loadNumber) {
           sendToEngine(bytes.model, localFiles.model.name, bytes.tokenizer, localFiles.tokenizer.name);
         }
       };
-      reader.onerror = function () {
-        fail('Could not read ' + localFiles[what].name + ' from your disk.');
-      };
+      reader.onerror = () => fail(`Could not read ${localFiles[what].name} from your disk.`);
       reader.readAsArrayBuffer(localFiles[what]);
     });
   }
@@ -250,18 +215,17 @@ function supportsWasmGc() {
   }
 
   function sendToEngine(model, modelName, tokenizer, tokenizerName) {
-    setState('loading', 'Preparing ' + modelName + '…');
-    worker.postMessage({type: 'load', model: model, modelName: modelName,
-                        tokenizer: tokenizer, tokenizerName: tokenizerName}, [model, tokenizer]);
+    setState('loading', `Preparing ${modelName}…`);
+    worker.postMessage({type: 'load', model, modelName, tokenizer, tokenizerName}, [model, tokenizer]);
   }
 
   function showFacts(info) {
     ui.facts.textContent = [
-      formatCount(info.parameters) + ' parameters',
-      'dim ' + info.dim + ', hidden ' + info.hiddenDim,
-      info.nLayers + ' layers, ' + info.nHeads + ' heads' +
-          (info.nKvHeads !== info.nHeads ? ' (' + info.nKvHeads + ' key/value)' : ''),
-      'vocabulary ' + info.vocabSize + ', context ' + info.seqLen,
+      `${formatCount(info.parameters)} parameters`,
+      `dim ${info.dim}, hidden ${info.hiddenDim}`,
+      `${info.nLayers} layers, ${info.nHeads} heads` +
+          (info.nKvHeads !== info.nHeads ? ` (${info.nKvHeads} key/value)` : ''),
+      `vocabulary ${info.vocabSize}, context ${info.seqLen}`,
       info.format,
       megabytes(info.bytes)
     ].join(' · ');
@@ -277,57 +241,48 @@ function supportsWasmGc() {
 
   /**
    * Calls onBytes(ArrayBuffer) or onError(sentence). With fetch and Cache Storage (every current
-   * browser) the bytes are streamed with progress and kept for the next visit; otherwise (older
-   * browsers, HtmlUnit) XMLHttpRequest fetches them.
+   * browser) the bytes are streamed with progress and kept for the next visit; otherwise
+   * (HtmlUnit) XMLHttpRequest fetches them.
    */
   function downloadBytes(url, what, expectedBytes, onBytes, onError) {
-    var cacheable = what !== null && typeof caches === 'object' && typeof fetch === 'function';
+    const cacheable = what !== null && typeof caches === 'object' && typeof fetch === 'function';
     if (!cacheable) {
       downloadWithXhr(url, what, expectedBytes, onBytes, onError);
       return;
     }
-    caches.open(CACHE_NAME).then(function (cache) {
-      return cache.match(url).then(function (hit) {
-        if (hit) {
-          return hit.arrayBuffer().then(function (buffer) {
-            showProgress(what, buffer.byteLength, buffer.byteLength, true);
-            onBytes(buffer);
-          });
-        }
-        return streamDownload(url, what, expectedBytes).then(function (buffer) {
-          // Keep a copy before the buffer is handed (transferred) to the worker.
-          return cache.put(url, new Response(buffer)).catch(function () {
-            // Storage full or refused: the model still works, it just downloads again next time.
-          }).then(function () { onBytes(buffer); });
-        });
-      });
-    }).catch(function (failure) {
-      onError(explainFailure(failure));
-    });
+    caches.open(CACHE_NAME)
+        .then((cache) => cache.match(url).then((hit) => {
+          if (hit) {
+            return hit.arrayBuffer().then((buffer) => {
+              showProgress(what, buffer.byteLength, buffer.byteLength, true);
+              return buffer;
+            });
+          }
+          return streamDownload(url, what, expectedBytes).then((buffer) =>
+            // Keep a copy before the buffer is handed (transferred) to the worker. Storage full
+            // or refused: the model still works, it just downloads again next time.
+            cache.put(url, new Response(buffer)).catch(() => {}).then(() => buffer));
+        }))
+        .then(onBytes, (failure) => onError(explainFailure(failure)));
   }
 
   function streamDownload(url, what, expectedBytes) {
-    return fetch(url).then(function (response) {
+    return fetch(url).then((response) => {
       if (!response.ok) {
-        throw new Error('the server answered ' + response.status + ' ' + response.statusText + '.');
+        throw new Error(`the server answered ${response.status} ${response.statusText}.`);
       }
-      var announced = Number(response.headers.get('Content-Length')) || 0;
-      var total = announced || expectedBytes || 0;
-      if (!response.body || !response.body.getReader) {
-        return response.arrayBuffer();
-      }
-      var reader = response.body.getReader();
-      var bytes = new Growable(announced || expectedBytes);
-      var pump = function () {
-        return reader.read().then(function (part) {
-          if (part.done) {
-            return bytes.buffer();
-          }
-          bytes.append(part.value);
-          showProgress(what, bytes.length, total);
-          return pump();
-        });
-      };
+      const announced = Number(response.headers.get('Content-Length')) || 0;
+      const total = announced || expectedBytes || 0;
+      const reader = response.body.getReader();
+      const bytes = growable(announced || expectedBytes);
+      const pump = () => reader.read().then(({done, value}) => {
+        if (done) {
+          return bytes.buffer();
+        }
+        bytes.append(value);
+        showProgress(what, bytes.length(), total);
+        return pump();
+      });
       showProgress(what, 0, total);
       return pump();
     });
@@ -337,42 +292,37 @@ function supportsWasmGc() {
    * Bytes arriving in chunks. When the server announced the size, they go straight into one
    * buffer of that size, so a large model needs its own size in memory rather than twice that.
    */
-  function Growable(expected) {
-    var store = new Uint8Array(expected > 0 ? expected : 1 << 20);
-    this.length = 0;
-    this.append = function (chunk) {
-      if (this.length + chunk.byteLength > store.byteLength) {
-        var bigger = new Uint8Array(Math.max(store.byteLength * 2, this.length + chunk.byteLength));
-        bigger.set(store.subarray(0, this.length));
-        store = bigger;
-      }
-      store.set(chunk, this.length);
-      this.length += chunk.byteLength;
-    };
-    this.buffer = function () {
-      return this.length === store.byteLength ? store.buffer : store.slice(0, this.length).buffer;
+  function growable(expected) {
+    let store = new Uint8Array(expected > 0 ? expected : 1 << 20);
+    let length = 0;
+    return {
+      length: () => length,
+      append: (chunk) => {
+        if (length + chunk.byteLength > store.byteLength) {
+          const bigger = new Uint8Array(Math.max(store.byteLength * 2, length + chunk.byteLength));
+          bigger.set(store.subarray(0, length));
+          store = bigger;
+        }
+        store.set(chunk, length);
+        length += chunk.byteLength;
+      },
+      buffer: () => length === store.byteLength ? store.buffer : store.slice(0, length).buffer
     };
   }
 
   function downloadWithXhr(url, what, expectedBytes, onBytes, onError) {
-    var request = new XMLHttpRequest();
+    const request = new XMLHttpRequest();
     request.open('GET', url);
     request.responseType = 'arraybuffer';
-    request.onprogress = function (event) {
-      if (what) {
-        showProgress(what, event.loaded, event.lengthComputable ? event.total : expectedBytes);
-      }
-    };
-    request.onload = function () {
+    request.onprogress = (event) => showProgress(what, event.loaded, event.lengthComputable ? event.total : expectedBytes);
+    request.onload = () => {
       if (request.status >= 200 && request.status < 300) {
         onBytes(request.response);
       } else {
-        onError('the server answered ' + request.status + '.');
+        onError(`the server answered ${request.status}.`);
       }
     };
-    request.onerror = function () {
-      onError('the network request failed (offline, or the server does not let this page read it).');
-    };
+    request.onerror = () => onError('the network request failed (offline, or the server does not let this page read it).');
     request.send();
   }
 
@@ -387,33 +337,34 @@ function supportsWasmGc() {
     } else {
       ui.progress.removeAttribute('value');
     }
-    ui.progressText.textContent = (fromCache ? 'From this browser\'s storage: ' : '') + what + ' ' +
-        megabytes(loaded) + (total > 0 ? ' of ' + megabytes(total) : '');
+    ui.progressText.textContent = `${fromCache ? 'From this browser\'s storage: ' : ''}${what} ${megabytes(loaded)}` +
+        (total > 0 ? ` of ${megabytes(total)}` : '');
   }
 
   // ---- Generating ------------------------------------------------------------------------
 
   function generate() {
-    var state = document.body.dataset.state;
+    const state = document.body.dataset.state;
     if (!modelLoaded || state === 'generating' || state === 'loading') {
       return;
     }
-    var settings = readSettings();
-    if (typeof settings === 'string') {
-      fail(settings);
+    const seed = readSeed();
+    if (typeof seed === 'string') {
+      fail(seed);
       return;
     }
-    var newChat = settings.mode === 'chat' && !chatOpen;
-    if (settings.mode !== 'chat' || newChat) {
-      lastSeed = settings.seed;
+    const mode = ui.modeChat.checked ? 'chat' : 'generate';
+    const newChat = mode === 'chat' && !chatOpen;
+    if (mode !== 'chat' || newChat) {
+      lastSeed = seed;
       ui.output.textContent = '';
     }
     ui.output.removeAttribute('data-ids');
     ui.output.removeAttribute('data-tokps');
-    if (settings.mode === 'chat') {
-      var said = document.createElement('p');
+    if (mode === 'chat') {
+      const said = document.createElement('p');
       said.className = 'user-turn';
-      said.textContent = settings.prompt;
+      said.textContent = ui.prompt.value;
       ui.output.appendChild(said);
     }
     storyText = document.createTextNode('');
@@ -423,10 +374,31 @@ function supportsWasmGc() {
     ui.seedUsed.textContent = String(lastSeed);
     setState('generating', 'Writing…');
     updateUrl();
-    worker.postMessage({type: 'generate', prompt: settings.prompt, temperature: settings.temperature,
-                        topp: settings.topp, seed: settings.seed, steps: settings.steps,
-                        mode: settings.mode, system: settings.system, newChat: newChat});
+    // The engine checks temperature, top-p and steps, and says which one is wrong.
+    worker.postMessage({type: 'generate', prompt: ui.prompt.value, temperature: number(ui.temperature),
+                        topp: number(ui.topp), seed, steps: number(ui.steps), mode, system: ui.system.value,
+                        newChat});
     chatOpen = false;
+  }
+
+  /** A field's number; blank is NaN (not 0), so the engine refuses it. */
+  function number(field) {
+    return field.value.trim() === '' ? NaN : Number(field.value);
+  }
+
+  /**
+   * The seed typed, or a random one when blank (like run.c's clock seed: any 32-bit value); a
+   * sentence when it is not a whole number a JavaScript number (and so a link) holds exactly.
+   */
+  function readSeed() {
+    const text = ui.seed.value.trim();
+    if (text === '') {
+      return Math.floor(Math.random() * 4294967296);
+    }
+    if (/^\d+$/.test(text) && Number(text) <= MAX_SEED) {
+      return Number(text);
+    }
+    return `The seed must be a whole number from 0 to ${MAX_SEED}, or blank for a random one.`;
   }
 
   function startNewChat() {
@@ -444,38 +416,11 @@ function supportsWasmGc() {
     }
   }
 
-  /** The settings as numbers, or a sentence saying which one is wrong. */
-  function readSettings() {
-    var temperature = Number(ui.temperature.value);
-    if (ui.temperature.value.trim() === '' || !(temperature >= 0) || !isFinite(temperature)) {
-      return 'Temperature must be a number of 0 or more (0 always picks the likeliest word).';
-    }
-    var topp = Number(ui.topp.value);
-    if (ui.topp.value.trim() === '' || !(topp >= 0 && topp <= 1)) {
-      return 'Top-p must be a number from 0 to 1.';
-    }
-    var steps = Number(ui.steps.value);
-    if (ui.steps.value.trim() === '' || !(steps >= 0) || Math.floor(steps) !== steps) {
-      return 'Steps must be a whole number, 0 or more (0 means the model\'s whole context).';
-    }
-    var seedText = ui.seed.value.trim();
-    var seed;
-    if (seedText === '') {
-      seed = Math.floor(Math.random() * 4294967296); // like run.c's clock seed: any 32-bit value
-    } else if (/^\d+$/.test(seedText) && Number(seedText) <= MAX_SEED) {
-      seed = Number(seedText);
-    } else {
-      return 'The seed must be a whole number from 0 to ' + MAX_SEED + ', or blank for a random one.';
-    }
-    return {prompt: ui.prompt.value, temperature: temperature, topp: topp, steps: steps, seed: seed,
-            mode: ui.modeChat.checked ? 'chat' : 'generate', system: ui.system.value};
-  }
-
   // ---- Settings in the URL -----------------------------------------------------------------
 
   function applySettingsFromUrl() {
-    var fields = {prompt: ui.prompt, seed: ui.seed, temperature: ui.temperature, topp: ui.topp, steps: ui.steps};
-    Object.keys(fields).forEach(function (name) {
+    const fields = {prompt: ui.prompt, seed: ui.seed, temperature: ui.temperature, topp: ui.topp, steps: ui.steps};
+    Object.keys(fields).forEach((name) => {
       if (query.has(name)) {
         fields[name].value = query.get(name);
       }
@@ -488,7 +433,7 @@ function supportsWasmGc() {
 
   /** Puts the settings (with the seed actually used) in the address bar, so the link reproduces the story. */
   function updateUrl() {
-    var params = new URLSearchParams();
+    const params = new URLSearchParams();
     if (currentModelId) {
       params.set('model', currentModelId);
     }
@@ -505,11 +450,9 @@ function supportsWasmGc() {
     if (query.has('engine')) {
       params.set('engine', query.get('engine'));
     }
-    var link = window.location.pathname + '?' + params.toString();
+    const link = `${location.pathname}?${params}`;
     ui.permalink.href = link;
-    if (window.history && window.history.replaceState) {
-      window.history.replaceState(null, '', link);
-    }
+    history.replaceState(null, '', link);
   }
 
   // ---- Controls -------------------------------------------------------------------------
@@ -517,7 +460,7 @@ function supportsWasmGc() {
   function bindControls() {
     ui.generate.addEventListener('click', generate);
     ui.stop.addEventListener('click', stop);
-    document.addEventListener('keydown', function (event) {
+    document.addEventListener('keydown', (event) => {
       if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
         event.preventDefault();
         generate();
@@ -525,23 +468,23 @@ function supportsWasmGc() {
         stop();
       }
     });
-    ui.model.addEventListener('change', function () {
+    ui.model.addEventListener('change', () => {
       if (ui.model.value === FILES_CHOICE) {
         showFilePicker();
         return;
       }
       ui.files.hidden = true;
-      var entry = findModel(ui.model.value);
+      const entry = findModel(ui.model.value);
       if (entry) {
         loadFromManifest(entry);
         updateUrl();
       }
     });
-    ui.modelFile.addEventListener('change', function () {
+    ui.modelFile.addEventListener('change', () => {
       localFiles.model = ui.modelFile.files[0] || null;
       loadLocalFiles();
     });
-    ui.tokenizerFile.addEventListener('change', function () {
+    ui.tokenizerFile.addEventListener('change', () => {
       localFiles.tokenizer = ui.tokenizerFile.files[0] || null;
       loadLocalFiles();
     });
@@ -553,7 +496,7 @@ function supportsWasmGc() {
   }
 
   function showMode() {
-    var chat = ui.modeChat.checked;
+    const chat = ui.modeChat.checked;
     chatOpen = false;
     ui.systemRow.hidden = !chat;
     ui.newChat.hidden = !chat;
@@ -562,22 +505,22 @@ function supportsWasmGc() {
   }
 
   function bindDragAndDrop() {
-    var depth = 0;
-    document.addEventListener('dragenter', function (event) {
+    let depth = 0;
+    document.addEventListener('dragenter', (event) => {
       event.preventDefault();
       depth++;
       ui.dropHint.hidden = false;
     });
-    document.addEventListener('dragleave', function () {
+    document.addEventListener('dragleave', () => {
       depth = Math.max(0, depth - 1);
       ui.dropHint.hidden = depth > 0;
     });
-    document.addEventListener('dragover', function (event) { event.preventDefault(); });
-    document.addEventListener('drop', function (event) {
+    document.addEventListener('dragover', (event) => event.preventDefault());
+    document.addEventListener('drop', (event) => {
       event.preventDefault();
       depth = 0;
       ui.dropHint.hidden = true;
-      var dropped = Array.prototype.slice.call(event.dataTransfer ? event.dataTransfer.files : []);
+      const dropped = Array.from(event.dataTransfer ? event.dataTransfer.files : []);
       if (dropped.length === 0) {
         return;
       }
@@ -591,7 +534,7 @@ function supportsWasmGc() {
   /** Two files: the smaller is the tokenizer. One file: its name decides ("tok…" is a tokenizer). */
   function assignDroppedFiles(dropped) {
     if (dropped.length >= 2) {
-      dropped.sort(function (a, b) { return a.size - b.size; });
+      dropped.sort((a, b) => a.size - b.size);
       localFiles.tokenizer = dropped[0];
       localFiles.model = dropped[dropped.length - 1];
     } else if (/tok/i.test(dropped[0].name)) {
@@ -606,7 +549,7 @@ function supportsWasmGc() {
       ui.status.textContent = 'This browser keeps no downloaded models.';
       return;
     }
-    caches.delete(CACHE_NAME).then(function () {
+    caches.delete(CACHE_NAME).then(() => {
       ui.status.textContent = 'Downloaded models forgotten; they will download again when chosen.';
     });
   }
@@ -630,7 +573,7 @@ function supportsWasmGc() {
   }
 
   function explainFailure(failure) {
-    var text = failure && failure.message ? failure.message : String(failure);
+    const text = failure && failure.message ? failure.message : String(failure);
     if (failure && failure.name === 'RangeError') {
       return 'not enough memory to hold it in this browser tab.';
     }
@@ -641,20 +584,20 @@ function supportsWasmGc() {
   }
 
   function megabytes(bytes) {
-    if (bytes < 1000000) {
-      return (bytes / 1000).toFixed(bytes < 10000 ? 1 : 0) + ' kB';
+    if (bytes < 1e6) {
+      return `${(bytes / 1e3).toFixed(bytes < 1e4 ? 1 : 0)} kB`;
     }
-    return (bytes / 1000000).toFixed(1) + ' MB';
+    return `${(bytes / 1e6).toFixed(1)} MB`;
   }
 
   function formatCount(n) {
-    if (n >= 1e9) { return (n / 1e9).toFixed(1) + 'B'; }
-    if (n >= 1e6) { return (n / 1e6).toFixed(1) + 'M'; }
-    if (n >= 1e3) { return (n / 1e3).toFixed(0) + 'K'; }
+    if (n >= 1e9) { return `${(n / 1e9).toFixed(1)}B`; }
+    if (n >= 1e6) { return `${(n / 1e6).toFixed(1)}M`; }
+    if (n >= 1e3) { return `${(n / 1e3).toFixed(0)}K`; }
     return String(n);
   }
 
   function fileName(url) {
     return String(url).substring(String(url).lastIndexOf('/') + 1);
   }
-}());
+})();

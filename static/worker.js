@@ -12,6 +12,7 @@
  *       seed is an integer below 2^53; mode is 'generate' (the default) or 'chat'. In chat mode
  *       prompt is the user's message; a conversation (with its system prompt, settings and
  *       seed) continues until a message says newChat: true, or one was stopped mid-answer.
+ *       The engine checks the numbers and answers with an 'error' naming the one that is wrong.
  *   {type: 'stop'}
  *       ends the current generation before its next token.
  *
@@ -27,71 +28,71 @@
  *       the CLI's --ids prints (BOS, prompt, samples); in chat, the ids sampled in this turn.
  *   {type: 'error', message}                          a sentence for people
  *
- * Written in the JavaScript that HtmlUnit also runs (no async/await, no classes), and without
- * Promises on the JavaScript-engine path, because HtmlUnit's workers never run their callbacks.
- * Everything is local to one function: the JavaScript build of the engine puts its exports
- * (load, step, describe, …) on the worker's global object.
+ * The engine has three exports (WorkerExports.java): load, start and step, each returning one
+ * JSON object; generating crosses into the engine once per token.
+ *
+ * HtmlUnit, which tests the JavaScript build, runs this file too: its engine has arrow functions,
+ * const/let and template literals, but no classes, async/await or fetch, and a worker's Promise
+ * callbacks never run there. So the JavaScript-engine path below is plain callbacks; Promises
+ * appear only where HtmlUnit never goes (WebAssembly, downloads by URL).
  */
-(function () {
-  'use strict';
+'use strict';
 
-  var engineName = null;   // 'wasm' or 'js' once loaded
-  var api = null;          // the exports of WorkerExports.java
-  var pending = [];        // messages that arrived before the engine was ready
-  var job = null;          // the generation in progress, if any
+// Everything is local to this function: the JavaScript build of the engine puts its exports
+// (load, start, step) on the worker's global object, where they would replace functions of ours.
+(() => {
+  let engine = null;       // {name: 'wasm' | 'js', exports} once running
+  let pending = [];        // messages that arrived before the engine was ready
+  let job = null;          // the generation in progress: {stopRequested, ids, count, firstTokenAt, lastTokenAt}
+
+  self.onmessage = (event) => {
+    if (engine) {
+      handle(event.data);
+    } else {
+      pending.push(event.data);
+    }
+  };
 
   startEngine(new URLSearchParams(self.location.search).get('engine') === 'js' ? 'js' : 'wasm');
 
-  self.onmessage = function (event) {
-    if (!api) {
-      pending.push(event.data);
-      return;
-    }
-    handle(event.data);
-  };
+  // ---- Starting the engine ------------------------------------------------------------------
 
   function startEngine(preferred) {
-    if (preferred === 'wasm') {
-      try {
-        importScripts('wasm/classes.wasm-runtime.js');
-        TeaVM.wasmGC.load('wasm/engine.wasm').then(function (teavm) {
-          engineReady('wasm', teavm.exports, '');
-        }, function (failure) {
-          startJavaScriptEngine('WebAssembly GC could not start here (' + describeFailure(failure) + ')');
-        });
-        return;
-      } catch (failure) {
-        startJavaScriptEngine('WebAssembly GC could not start here (' + describeFailure(failure) + ')');
-        return;
-      }
+    if (preferred === 'js') {
+      startJavaScriptEngine('');
+      return;
     }
-    startJavaScriptEngine('');
+    const fallBack = (failure) =>
+      startJavaScriptEngine(`WebAssembly GC could not start here (${describeFailure(failure)})`);
+    try {
+      importScripts('wasm/classes.wasm-runtime.js');
+      TeaVM.wasmGC.load('wasm/engine.wasm').then((teavm) => engineReady('wasm', teavm.exports, ''), fallBack);
+    } catch (failure) {
+      fallBack(failure);
+    }
   }
 
   function startJavaScriptEngine(note) {
     try {
       importScripts('js/engine.js');
     } catch (failure) {
-      post({type: 'error', message: 'The engine could not be loaded: ' + describeFailure(failure)});
+      post({type: 'error', message: `The engine could not be loaded: ${describeFailure(failure)}`});
       return;
     }
-    // The UMD build puts its exports on the worker's global object.
-    engineReady('js', self, note);
+    engineReady('js', self, note); // the JavaScript build puts its exports on the global object
   }
 
   function engineReady(name, exports, note) {
-    engineName = name;
-    api = {
-      load: exports.load, describe: exports.describe, startStory: exports.startStory,
-      step: exports.step, lastError: exports.lastError, tokenId: exports.tokenId,
-      tokenPosition: exports.tokenPosition, tokenText: exports.tokenText, ids: exports.ids,
-      stopReason: exports.stopReason, startChat: exports.startChat, chatTurn: exports.chatTurn,
-      chatWaitsForUser: exports.chatWaitsForUser
-    };
-    post({type: 'engine', engine: name, note: note});
-    var waiting = pending;
+    engine = {name, exports};
+    post({type: 'engine', engine: name, note});
+    const waiting = pending;
     pending = [];
     waiting.forEach(handle);
+  }
+
+  /** Calls an export and parses the JSON object it returns. */
+  function call(name, ...args) {
+    return JSON.parse(engine.exports[name].apply(engine.exports, args)); // HtmlUnit cannot compile f(...args)
   }
 
   function handle(message) {
@@ -105,7 +106,7 @@
           job.stopRequested = true;
         }
       } else {
-        post({type: 'error', message: 'The worker does not understand the message "' + message.type + '".'});
+        post({type: 'error', message: `The worker does not understand the message "${message.type}".`});
       }
     } catch (failure) {
       job = null;
@@ -113,24 +114,22 @@
     }
   }
 
-  // ---- Loading ---------------------------------------------------------------------------
+  // ---- Loading ------------------------------------------------------------------------------
 
   function load(message) {
     job = null;
-    var files = {model: message.model, tokenizer: message.tokenizer};
-    var names = {model: message.modelName || nameOf(message.model, 'model'),
-                 tokenizer: message.tokenizerName || nameOf(message.tokenizer, 'tokenizer')};
-    var bytes = {};
-    var left = 2;
-    ['model', 'tokenizer'].forEach(function (what) {
-      obtain(files[what], what, function (buffer) {
-        bytes[what] = buffer;
-        left--;
-        if (left === 0) {
-          finishLoad(bytes, names);
-        }
-      });
-    });
+    const names = {
+      model: message.modelName || nameOf(message.model, 'model'),
+      tokenizer: message.tokenizerName || nameOf(message.tokenizer, 'tokenizer')
+    };
+    const bytes = {};
+    ['model', 'tokenizer'].forEach((what) => obtain(message[what], what, (buffer) => {
+      bytes[what] = buffer;
+      if (bytes.model && bytes.tokenizer) {
+        const info = call('load', bytes.model, names.model, bytes.tokenizer, names.tokenizer);
+        post(info.error ? {type: 'error', message: info.error} : {type: 'ready', engine: engine.name, info});
+      }
+    }));
   }
 
   /** Calls back with the ArrayBuffer itself, or downloads a URL (then reports progress). */
@@ -140,112 +139,87 @@
       return;
     }
     if (typeof fetch !== 'function') {
-      throw new Error('This browser cannot download inside a worker; send the ' + what + ' as bytes.');
+      throw new Error(`This browser cannot download inside a worker; send the ${what} as bytes.`);
     }
-    fetch(source).then(function (response) {
+    fetch(source).then((response) => {
       if (!response.ok) {
-        throw new Error('Downloading the ' + what + ' failed: the server answered ' + response.status + '.');
+        throw new Error(`Downloading the ${what} failed: the server answered ${response.status}.`);
       }
-      var total = Number(response.headers.get('Content-Length')) || 0;
-      post({type: 'progress', what: what, loaded: 0, total: total});
+      post({type: 'progress', what, loaded: 0, total: Number(response.headers.get('Content-Length')) || 0});
       return response.arrayBuffer();
-    }).then(function (buffer) {
-      post({type: 'progress', what: what, loaded: buffer.byteLength, total: buffer.byteLength});
+    }).then((buffer) => {
+      post({type: 'progress', what, loaded: buffer.byteLength, total: buffer.byteLength});
       callback(buffer);
-    }).catch(function (failure) {
-      post({type: 'error', message: describeFailure(failure)});
-    });
-  }
-
-  function finishLoad(bytes, names) {
-    var problem = api.load(bytes.model, names.model, bytes.tokenizer, names.tokenizer);
-    if (problem) {
-      post({type: 'error', message: problem});
-      return;
-    }
-    post({type: 'ready', engine: engineName, info: JSON.parse(api.describe())});
+    }).catch((failure) => post({type: 'error', message: describeFailure(failure)}));
   }
 
   function nameOf(source, fallback) {
-    if (typeof source === 'string') {
-      return source.substring(source.lastIndexOf('/') + 1) || fallback;
-    }
-    return fallback;
+    return typeof source === 'string' ? source.substring(source.lastIndexOf('/') + 1) || fallback : fallback;
   }
 
-  // ---- Generating, one token per task --------------------------------------------------
+  // ---- Generating, one token per task -------------------------------------------------------
 
   function generate(message) {
     if (job) {
       post({type: 'error', message: 'A story is already being written; stop it first.'});
       return;
     }
-    var temperature = Number(message.temperature);
-    var topp = Number(message.topp);
-    var seed = Number(message.seed);
-    var steps = Number(message.steps) | 0;
-    var problem;
-    if (message.mode === 'chat') {
-      // A conversation goes on until the page asks for a new one (or it was stopped mid-answer).
-      problem = message.newChat || !api.chatWaitsForUser()
-          ? api.startChat(String(message.system || ''), temperature, topp, seed, steps) : '';
-      problem = problem || api.chatTurn(String(message.prompt || ''));
-    } else {
-      problem = api.startStory(String(message.prompt || ''), temperature, topp, seed, steps);
-    }
-    if (problem) {
-      post({type: 'error', message: problem});
+    const started = call('start', message.mode === 'chat' ? 'chat' : 'generate', String(message.prompt || ''),
+        String(message.system || ''), Number(message.temperature), Number(message.topp), Number(message.seed),
+        Number(message.steps), Boolean(message.newChat));
+    if (started.error) {
+      post({type: 'error', message: started.error});
       return;
     }
-    job = {stopRequested: false, count: 0, firstTokenAt: 0, lastTokenAt: 0};
+    job = {stopRequested: false, ids: started.ids, count: 0, firstTokenAt: 0, lastTokenAt: 0};
     schedule(nextToken);
   }
 
   function nextToken() {
-    var current = job;
+    const current = job;
     if (!current) {
       return;
     }
     if (current.stopRequested) {
-      finish('stopped');
+      finish(current, 'stopped');
       return;
     }
-    var produced = api.step();
-    var problem = api.lastError();
-    if (problem) {
+    const step = call('step');
+    if (step.error) {
       job = null;
-      post({type: 'error', message: problem});
+      post({type: 'error', message: step.error});
       return;
     }
-    if (!produced) {
-      finish(api.stopReason() || 'steps');
-      return;
+    if (step.end !== 'bos') { // the BOS that ends a story is not a token of it
+      const now = clock();
+      current.count++;
+      if (current.count === 1) {
+        current.firstTokenAt = now;
+      }
+      current.lastTokenAt = now;
+      current.ids.push(step.token);
+      post({type: 'token', id: step.token, text: step.text, position: step.position,
+            count: current.count, tokps: tokensPerSecond(current)});
     }
-    var now = clock();
-    current.count++;
-    if (current.count === 1) {
-      current.firstTokenAt = now;
+    if (step.end) {
+      finish(current, step.end);
+    } else {
+      schedule(nextToken);
     }
-    current.lastTokenAt = now;
-    post({type: 'token', id: api.tokenId(), text: api.tokenText(), position: api.tokenPosition(),
-          count: current.count, tokps: tokensPerSecond(current)});
-    schedule(nextToken);
   }
 
-  function finish(reason) {
-    var finished = job;
+  function finish(current, reason) {
     job = null;
-    var ids = api.ids().split(' ').filter(function (id) { return id !== ''; }).map(Number);
-    post({type: 'done', ids: ids, count: finished.count, tokps: tokensPerSecond(finished), reason: reason});
+    post({type: 'done', ids: current.ids, count: current.count, tokps: tokensPerSecond(current), reason});
   }
 
   /**
    * Like run.c: the clock starts after the first token (which also pays for warming up), so
    * tok/s = (tokens - 1) / (time from the first token to the last).
    */
-  function tokensPerSecond(current) {
-    var seconds = (current.lastTokenAt - current.firstTokenAt) / 1000;
-    return current.count > 1 && seconds > 0 ? (current.count - 1) / seconds : 0;
+  function tokensPerSecond({count, firstTokenAt, lastTokenAt}) {
+    const seconds = (lastTokenAt - firstTokenAt) / 1000;
+    return count > 1 && seconds > 0 ? (count - 1) / seconds : 0;
   }
 
   /**
@@ -265,7 +239,7 @@
     return self.performance ? self.performance.now() : Date.now();
   }
 
-  // ---- Talking to the page --------------------------------------------------------------
+  // ---- Talking to the page ------------------------------------------------------------------
 
   function post(message) {
     self.postMessage(message);
@@ -273,10 +247,10 @@
 
   /** Turns whatever was thrown into a sentence; memory failures get advice. */
   function describeFailure(failure) {
-    var text = failure && failure.message ? failure.message : String(failure);
+    const text = failure && failure.message ? failure.message : String(failure);
     if (/memory|allocation|RangeError/i.test(text) || (failure && failure.name === 'RangeError')) {
-      return 'Not enough memory for this model in this browser tab (' + text + '). Try a smaller model or close other tabs.';
+      return `Not enough memory for this model in this browser tab (${text}). Try a smaller model or close other tabs.`;
     }
     return text;
   }
-}());
+})();

@@ -60,15 +60,8 @@ final class GenerateCommand {
                 default -> throw new BadInputException("unknown option " + flag + " (see --help)");
             }
         }
-        if (temperature < 0) {
-            throw new BadInputException("-t: temperature must be >= 0, found " + temperature);
-        }
-        if (topp < 0 || topp > 1) {
-            throw new BadInputException("-p: top-p must be within [0, 1], found " + topp);
-        }
-        if (steps < 0) {
-            throw new BadInputException("-n: steps must be >= 0 (0 means the model's seq_len), found " + steps);
-        }
+        Sampler.checkSettings(temperature, topp);
+        Generation.checkSteps(steps);
         if (threads < 1) {
             throw new BadInputException("--threads must be at least 1, found " + threads);
         }
@@ -97,11 +90,9 @@ final class GenerateCommand {
 
     private void generate(Generation generation, PrintStream out) {
         long start = 0;
-        while (!generation.isDone()) {
-            Step step = generation.step();
-            if (step == null) {
-                break;
-            }
+        Step step;
+        do {
+            step = generation.step();
             if (!printIds) {
                 out.print(step.text());
                 out.flush();
@@ -109,7 +100,7 @@ final class GenerateCommand {
             if (start == 0) {
                 start = System.nanoTime(); // like run.c, the first step (JIT warm-up here) is not timed
             }
-        }
+        } while (!step.isLast());
         if (printIds) {
             out.print(joinIds(generation.ids()));
         }
@@ -131,29 +122,30 @@ final class GenerateCommand {
         }
         Chat chat = new Chat(transformer, tokenizer, sampler, steps, systemPrompt);
         boolean first = true;
-        while (!chat.isDone()) {
-            if (chat.needsUserInput()) {
-                String message;
-                if (first && !prompt.isEmpty()) {
-                    message = prompt;
-                } else {
-                    out.print("User: ");
-                    out.flush();
-                    String line = stdin.readLine();
-                    if (line == null) {
-                        break; // end of input ends the conversation
-                    }
-                    message = line;
-                }
-                first = false;
-                chat.user(message);
-                out.print("Assistant: ");
-                out.flush();
+        Step step;
+        do {
+            String message;
+            if (first && !prompt.isEmpty()) {
+                message = prompt;
             } else {
-                out.print(chat.step().text());
+                out.print("User: ");
                 out.flush();
+                String line = stdin.readLine();
+                if (line == null) {
+                    break; // end of input ends the conversation
+                }
+                message = line;
             }
-        }
+            first = false;
+            chat.user(message);
+            out.print("Assistant: ");
+            out.flush();
+            do {
+                step = chat.step();
+                out.print(step.text());
+                out.flush();
+            } while (!step.isLast());
+        } while (step.end() == Step.End.TURN);
         out.println();
         out.flush();
     }

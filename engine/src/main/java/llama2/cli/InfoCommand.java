@@ -18,7 +18,7 @@ final class InfoCommand {
         Checkpoint checkpoint = Main.readCheckpoint(path);
         Config c = checkpoint.config();
         out.println("file:        " + path);
-        out.println("format:      " + describeFormat(checkpoint));
+        out.println("format:      " + checkpoint.formatName());
         out.println("dim:         " + c.dim());
         out.println("hidden_dim:  " + c.hiddenDim());
         out.println("n_layers:    " + c.nLayers());
@@ -29,13 +29,5 @@ final class InfoCommand {
         out.println("classifier:  " + (c.sharedClassifier() ? "shared with the token embedding" : "separate"));
         out.println("parameters:  " + c.parameterCount());
         out.println("bytes:       " + Checkpoint.fileSize(c, checkpoint.version(), checkpoint.groupSize()));
-    }
-
-    static String describeFormat(Checkpoint checkpoint) {
-        return switch (checkpoint.version()) {
-            case 0 -> "version 0 (llama2.c legacy, float32)";
-            case 1 -> "version 1 (float32)";
-            default -> "version 2 (Q8_0, group size " + checkpoint.groupSize() + ")";
-        };
     }
 }

@@ -23,6 +23,15 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
         return weights.config();
     }
 
+    /** The format in words, as {@code info} and the page show it: "version 2 (Q8_0, group size 64)". */
+    public String formatName() {
+        return switch (version) {
+            case 0 -> "version 0 (llama2.c legacy, float32)";
+            case 1 -> "version 1 (float32)";
+            default -> "version 2 (Q8_0, group size " + groupSize + ")";
+        };
+    }
+
     /** Reads a checkpoint; the buffer is not kept (every tensor is copied into an array). */
     public static Checkpoint read(ByteBuffer file) {
         return read(file, "checkpoint");

@@ -17,7 +17,7 @@ public final class Generation {
     private final Utf8Stream text = new Utf8Stream();
     private int token;
     private int pos;
-    private boolean sampledBos;
+    private Step.End end;
 
     public Generation(Transformer transformer, Tokenizer tokenizer, Sampler sampler, String prompt, int steps) {
         int seqLen = transformer.config().seqLen();
@@ -35,43 +35,48 @@ public final class Generation {
         this.token = this.prompt[0];
     }
 
+    /**
+     * The rule for steps, wherever they come from (the CLI's {@code -n}, the page's field):
+     * a whole number, 0 or more. Taken as a double so a page's 1.5 is refused, not rounded.
+     */
+    public static void checkSteps(double steps) {
+        if (!(steps >= 0) || steps != Math.floor(steps)) {
+            String found = steps == Math.rint(steps) && !Double.isInfinite(steps)
+                    ? Long.toString((long) steps) : Double.toString(steps);
+            throw new BadInputException("steps must be a whole number, 0 or more (0 means the model's whole context), found "
+                    + found);
+        }
+    }
+
     /** run.c's rule for {@code -n}: 0, or more than the context, means the whole context. */
     static int positions(int steps, int seqLen) {
-        if (steps < 0) {
-            throw new BadInputException("steps must be >= 0 (0 means the model's seq_len " + seqLen + "), found " + steps);
-        }
+        checkSteps(steps);
         return steps == 0 || steps > seqLen ? seqLen : steps;
-    }
-
-    /** True once {@code steps} positions are done or the model ended the story. */
-    public boolean isDone() {
-        return sampledBos || pos >= steps;
-    }
-
-    /** Why generation ended: {@code "steps"}, {@code "bos"} (the model ended the story), or null. */
-    public String stopReason() {
-        return sampledBos ? "bos" : pos >= steps ? "steps" : null;
     }
 
     /**
      * Runs the model on the current token and moves on to the next: the prompt's own while
-     * inside the prompt, then a sampled one. Returns null when the model sampled BOS.
+     * inside the prompt, then a sampled one. The step that ends the story says so
+     * ({@link Step#isLast()}); when the model sampled BOS, that step's text is empty.
      */
     public Step step() {
-        if (isDone()) {
-            throw new IllegalStateException("generation is over");
+        if (end != null) {
+            throw new IllegalStateException("the story has ended");
         }
         float[] logits = transformer.forward(token, pos);
         int next = pos + 1 < prompt.length ? prompt[pos + 1] : sampler.sample(logits);
         pos++;
         if (next == Tokenizer.BOS) {
-            sampledBos = true;
-            return null;
+            end = Step.End.BOS;
+            return new Step(next, pos, "", end);
         }
         String piece = text.append(tokenizer.decode(token, next));
         ids[pos] = next;
         token = next;
-        return new Step(next, pos, piece);
+        if (pos >= steps) {
+            end = Step.End.STEPS;
+        }
+        return new Step(next, pos, piece, end);
     }
 
     /** Positions done so far (run.c's {@code pos}). */
@@ -89,7 +94,7 @@ public final class Generation {
      * {@code --ids} prints and the golden files list.
      */
     public int[] ids() {
-        int count = sampledBos ? pos : pos + 1;
+        int count = end == Step.End.BOS ? pos : pos + 1;
         int[] out = new int[count];
         System.arraycopy(ids, 0, out, 0, count);
         return out;

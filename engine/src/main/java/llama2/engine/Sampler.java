@@ -21,12 +21,7 @@ public final class Sampler {
     private final int[] counts = new int[RADIX];
 
     public Sampler(int vocabSize, float temperature, float topp, long seed) {
-        if (!(temperature >= 0f) || Float.isInfinite(temperature)) {
-            throw new BadInputException("temperature must be a number >= 0, found " + temperature);
-        }
-        if (!(topp >= 0f && topp <= 1f)) {
-            throw new BadInputException("top-p must be within [0, 1], found " + topp);
-        }
+        checkSettings(temperature, topp);
         this.vocabSize = vocabSize;
         this.temperature = temperature;
         this.topp = topp;
@@ -35,6 +30,20 @@ public final class Sampler {
         this.keys = new int[vocabSize];
         this.spareIds = new int[vocabSize];
         this.spareKeys = new int[vocabSize];
+    }
+
+    /**
+     * The rule for temperature and top-p, wherever they come from (the CLI's {@code -t} and
+     * {@code -p}, the page's fields): the one place that checks them and words the refusal.
+     */
+    public static void checkSettings(double temperature, double topp) {
+        if (!(temperature >= 0) || Double.isInfinite(temperature)) {
+            throw new BadInputException("temperature must be a number, 0 or more (0 always picks the likeliest token), found "
+                    + (float) temperature);
+        }
+        if (!(topp >= 0 && topp <= 1)) {
+            throw new BadInputException("top-p must be a number from 0 to 1 (0 and 1 turn it off), found " + (float) topp);
+        }
     }
 
     /** The next token id. Modifies {@code logits} (they become probabilities). */

@@ -148,9 +148,9 @@ class CliTest {
         Path truncated = dir.resolve("truncated.bin");
         Files.write(truncated, Arrays.copyOf(Files.readAllBytes(Path.of(model)), 5000));
         assertOneLineError(process(truncated.toString(), "-z", tok), "truncated.bin: size 5000 bytes does not match");
-        assertOneLineError(process(model, "-z", tok, "-t", "-1"), "-t: temperature must be >= 0, found -1.0");
-        assertOneLineError(process(model, "-z", tok, "-p", "1.5"), "-p: top-p must be within [0, 1], found 1.5");
-        assertOneLineError(process(model, "-z", tok, "-n", "-5"), "-n: steps must be >= 0");
+        assertOneLineError(process(model, "-z", tok, "-t", "-1"), "temperature must be a number, 0 or more (0 always picks the likeliest token), found -1.0");
+        assertOneLineError(process(model, "-z", tok, "-p", "1.5"), "top-p must be a number from 0 to 1 (0 and 1 turn it off), found 1.5");
+        assertOneLineError(process(model, "-z", tok, "-n", "-5"), "steps must be a whole number, 0 or more (0 means the model's whole context), found -5");
         assertOneLineError(process(model, "-z", tok, "-t", "hot"), "-t expects a number, found 'hot'");
         assertOneLineError(process(model, "-z", tok, "-x", "1"), "unknown option -x");
         assertOneLineError(process(model, "-z", tok, "-i"), "-i needs a value");

@@ -171,7 +171,7 @@ class BadInputTest {
     void emptyPromptStartsFromBosAlone() {
         Generation g = new Generation(transformer(), TinyModels.tokenizer(300), new Sampler(300, 0f, 0.9f, 1), "", 5);
         assertArrayEquals(new int[] {Tokenizer.BOS}, g.promptTokens());
-        while (!g.isDone() && g.step() != null) {
+        while (!g.step().isLast()) {
             // run
         }
         assertTrue(g.ids().length >= 1 && g.ids().length <= 6, "BOS plus at most five sampled tokens");
@@ -189,7 +189,7 @@ class BadInputTest {
     void negativeSteps() {
         BadInputException e = assertThrows(BadInputException.class, () ->
                 new Generation(transformer(), TinyModels.tokenizer(300), new Sampler(300, 0f, 0.9f, 1), "a", -1));
-        assertTrue(e.getMessage().startsWith("steps must be >= 0"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("steps must be a whole number, 0 or more"), e.getMessage());
     }
 
     @ParameterizedTest(name = "temperature {0}")
@@ -203,7 +203,7 @@ class BadInputTest {
     @ValueSource(floats = {-0.1f, 1.5f, Float.NaN})
     void topPOutsideZeroOne(float topp) {
         BadInputException e = assertThrows(BadInputException.class, () -> new Sampler(300, 1f, topp, 1));
-        assertTrue(e.getMessage().startsWith("top-p must be within [0, 1]"), e.getMessage());
+        assertTrue(e.getMessage().startsWith("top-p must be a number from 0 to 1"), e.getMessage());
     }
 
     private static void assertArrayEquals(int[] expected, int[] actual) {

@@ -73,7 +73,7 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
     }
 
     private static int[] run(Generation generation) {
-        while (!generation.isDone() && generation.step() != null) {
+        while (!generation.step().isLast()) {
             // each step appends its token to ids()
         }
         return generation.ids();

@@ -131,13 +131,11 @@ final class ModelCommands {
         Sampler sampler = new Sampler(c.vocabSize(), a.number("--temperature", 0.8f), a.number("--topp", 0.9f), seed);
         Generation g = new Generation(transformer, tokenizer, sampler, a.string("--prompt", ""), a.integer("--steps", 256));
         StringBuilder text = new StringBuilder();
-        while (!g.isDone()) {
-            Step s = g.step();
-            if (s == null) {
-                break;
-            }
+        Step s;
+        do {
+            s = g.step();
             text.append(s.text());
-        }
+        } while (!s.isLast());
         out.println(text);
     }
 }

@@ -27,6 +27,19 @@ final class Json {
         return this;
     }
 
+    Json put(String name, int[] values) {
+        key(name);
+        text.append('[');
+        for (int i = 0; i < values.length; i++) {
+            if (i > 0) {
+                text.append(',');
+            }
+            text.append(values[i]);
+        }
+        text.append(']');
+        return this;
+    }
+
     @Override
     public String toString() {
         return text + "}";

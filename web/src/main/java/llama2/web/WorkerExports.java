@@ -1,17 +1,19 @@
 package llama2.web;
 
 import llama2.engine.BadInputException;
+import llama2.engine.Step;
 import org.teavm.jso.JSExport;
 import org.teavm.jso.typedarrays.ArrayBuffer;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
- * The functions the Web Worker (static/worker.js) calls; TeaVM compiles this class to both
+ * The three functions the Web Worker (static/worker.js) calls; TeaVM compiles this class to both
  * WebAssembly GC and JavaScript, with the same exports.
  *
- * <p>Every call returns quickly: {@link #step()} makes one token, and the worker schedules the
- * next call itself, so the worker's event loop can see a Stop message between tokens. Calls that
- * can fail return an error message for people ("" when all went well) instead of throwing,
+ * <p>Each returns one JSON object (a string: the one value both targets hand over cheaply), and
+ * the worker crosses into Java once per token: {@link #step()} makes the token and says all the
+ * page needs about it. Every call returns quickly, so the worker's event loop sees a Stop message
+ * between two tokens. Failures come back as {@code {"error": sentence}} instead of exceptions,
  * because a Java exception crossing into JavaScript loses its message on the Wasm target.
  */
 public final class WorkerExports {
@@ -25,109 +27,70 @@ public final class WorkerExports {
     public static void main(String[] args) {
     }
 
-    /** Loads a checkpoint and its tokenizer from their file bytes; "" or what went wrong. */
+    /**
+     * Loads a checkpoint and its tokenizer from their file bytes. Returns the model's facts
+     * ({@code dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, sharedClassifier,
+     * parameters, version, format, bytes}) or {@code {"error"}}.
+     */
     @JSExport
     public static String load(ArrayBuffer model, String modelName, ArrayBuffer tokenizer, String tokenizerName) {
         try {
             byte[] modelBytes = Int8Array.create(model).copyToJavaArray();
             byte[] tokenizerBytes = Int8Array.create(tokenizer).copyToJavaArray();
             session.load(modelBytes, modelName, tokenizerBytes, tokenizerName);
-            return "";
+            return session.describe();
         } catch (Throwable failure) {
-            return explain(failure);
+            return error(failure);
         }
     }
 
-    /** The loaded model's facts as JSON (dims, parameters, format, size). */
+    /**
+     * Starts a story ({@code mode} "generate": {@code text} is the prompt) or gives the assistant
+     * the user's message ({@code mode} "chat": a conversation goes on until {@code newChat}).
+     * Numbers arrive as JavaScript numbers (the seed exact to 2^53). Returns {@code {"ids"}},
+     * the ids before the first step (a story's BOS; none in chat), to which each step's token is
+     * added (except the BOS that ends a story) to give what the CLI's --ids prints; or
+     * {@code {"error"}}.
+     */
     @JSExport
-    public static String describe() {
-        return session.loaded() ? session.describe() : "{}";
-    }
-
-    /** Starts a story; "" or why it cannot start. The seed arrives as a JS number (exact to 2^53). */
-    @JSExport
-    public static String startStory(String prompt, double temperature, double topp, double seed, int steps) {
+    public static String start(String mode, String text, String system, double temperature, double topp,
+                               double seed, double steps, boolean newChat) {
         try {
-            session.startStory(prompt, (float) temperature, (float) topp, (long) seed, steps);
-            return "";
+            if (mode.equals("chat")) {
+                session.chat(text, system, temperature, topp, seed, steps, newChat);
+            } else {
+                session.startStory(text, temperature, topp, seed, steps);
+            }
+            return new Json().put("ids", session.ids()).toString();
         } catch (Throwable failure) {
-            return explain(failure);
+            return error(failure);
         }
     }
 
-    /** Starts a new conversation (chat mode); "" or why it cannot start. */
+    /**
+     * Makes one token: {@code {"token", "position", "text"}}, and on the last one also
+     * {@code "end"}: "steps", "bos" (the model ended the story; this step's token is that BOS),
+     * "turn" or "context". Or {@code {"error"}}, which ends it.
+     */
     @JSExport
-    public static String startChat(String systemPrompt, double temperature, double topp, double seed, int steps) {
+    public static String step() {
         try {
-            session.startChat(systemPrompt, (float) temperature, (float) topp, (long) seed, steps);
-            return "";
+            Step step = session.step();
+            Json json = new Json()
+                    .put("token", step.token())
+                    .put("position", step.position())
+                    .put("text", step.text());
+            if (step.isLast()) {
+                json.put("end", step.end().word());
+            }
+            return json.toString();
         } catch (Throwable failure) {
-            return explain(failure);
+            return error(failure);
         }
     }
 
-    /** True when the conversation waits for the user's next message. */
-    @JSExport
-    public static boolean chatWaitsForUser() {
-        return session.chatWaitsForUser();
-    }
-
-    /** Gives the assistant the user's message; its answer comes through {@link #step()}. */
-    @JSExport
-    public static String chatTurn(String message) {
-        try {
-            session.chatTurn(message);
-            return "";
-        } catch (Throwable failure) {
-            return explain(failure);
-        }
-    }
-
-    /** Makes one token; false when the story has ended. Errors end the story (see {@link #lastError()}). */
-    @JSExport
-    public static boolean step() {
-        try {
-            lastError = "";
-            return session.step();
-        } catch (Throwable failure) {
-            lastError = explain(failure);
-            return false;
-        }
-    }
-
-    private static String lastError = "";
-
-    /** What went wrong in the last {@link #step()}, or "". */
-    @JSExport
-    public static String lastError() {
-        return lastError;
-    }
-
-    @JSExport
-    public static int tokenId() {
-        return session.tokenId();
-    }
-
-    @JSExport
-    public static int tokenPosition() {
-        return session.tokenPosition();
-    }
-
-    /** The text the last token adds (UTF-8 joined across byte-fallback tokens; may be empty). */
-    @JSExport
-    public static String tokenText() {
-        return session.tokenText();
-    }
-
-    /** The ids so far, space-separated, exactly as the CLI's --ids prints them. */
-    @JSExport
-    public static String ids() {
-        return session.ids();
-    }
-
-    @JSExport
-    public static String stopReason() {
-        return session.stopReason();
+    private static String error(Throwable failure) {
+        return new Json().put("error", explain(failure)).toString();
     }
 
     /** A message a person can act on; the engine's BadInputException messages already are. */

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import llama2.engine.Config;
+import llama2.engine.GoldenCase;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
@@ -80,7 +81,7 @@ class ChromiumPageTest {
 
     @Test
     void stories260KOpenedAsLocalFilesGivesTheGoldenIds() throws IOException {
-        Reference.GoldenCase golden = Reference.golden(Paths.shared("llama2/golden/generate.tsv"), "s260k_topp");
+        GoldenCase golden = Reference.golden("s260k_topp");
         Path model = Paths.shared("llama2/models/" + golden.model());
         Path tokenizer = Paths.shared("llama2/models/" + golden.tokenizer());
         browser.open(server.url() + "?seed=" + golden.seed() + "&temperature=" + golden.temperature() + "&topp="
@@ -94,7 +95,7 @@ class ChromiumPageTest {
                 .until(d -> browser.element("facts").getText().contains("vocabulary 512"));
         browser.awaitReady(LOAD);
 
-        assertEquals(golden.ids(), generate());
+        assertEquals(Reference.join(golden.ids()), generate());
     }
 
     @Test
@@ -119,9 +120,9 @@ class ChromiumPageTest {
 
     @Test
     void aReloadTakesTheModelFromTheBrowsersCache() {
-        String model = "/models/placeholder.bin";
-        String tokenizer = "/models/placeholder-tokenizer.bin";
-        browser.open(server.url() + "?model=placeholder");
+        String model = "/" + site(Paths.defaultModel().model());
+        String tokenizer = "/" + site(Paths.defaultModel().tokenizer());
+        browser.open(server.url());
         browser.awaitReady(LOAD);
         int modelDownloads = server.requests(model);
         int tokenizerDownloads = server.requests(tokenizer);
@@ -137,8 +138,8 @@ class ChromiumPageTest {
 
     @Test
     void clearingTheCacheMakesTheNextVisitDownloadAgain() {
-        String model = "/models/placeholder.bin";
-        browser.open(server.url() + "?model=placeholder");
+        String model = "/" + site(Paths.defaultModel().model());
+        browser.open(server.url());
         browser.awaitReady(LOAD);
         int downloads = server.requests(model);
 
@@ -152,7 +153,7 @@ class ChromiumPageTest {
 
     @Test
     void theJavaScriptBuildRunsToo() throws IOException {
-        browser.open(server.url() + "?model=placeholder&engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
+        browser.open(server.url() + "?engine=js&seed=7&steps=40&prompt=" + encode("The cat"));
         browser.awaitReady(LOAD);
         assertEquals("js", browser.engine());
         assertEquals("JavaScript", browser.element("engine").getText());
@@ -162,8 +163,8 @@ class ChromiumPageTest {
         assertEquals(41, ids.length);
         // JavaScript computes float arithmetic in double precision, so only the prompt part is
         // sure to match the JVM; the samples may differ in rare near-ties.
-        String jvm = Reference.jvmIds(Paths.bundledModels().resolve("placeholder.bin"),
-                Paths.bundledModels().resolve("placeholder-tokenizer.bin"), 1f, 0.9f, 7, 3, "The cat");
+        String jvm = Reference.jvmIds(Paths.defaultModel().model(), Paths.defaultModel().tokenizer(), 1f, 0.9f, 7, 3,
+                "The cat");
         assertTrue(String.join(" ", ids).startsWith(jvm.substring(0, jvm.lastIndexOf(' '))), jvm);
     }
 
@@ -195,8 +196,10 @@ class ChromiumPageTest {
 
     @Test
     void theWorkerFollowsItsDocumentedProtocolWithUrls() {
-        browser.open(server.url() + "?model=placeholder");
+        browser.open(server.url());
         browser.awaitReady(LOAD);
+        String model = site(Paths.defaultModel().model());
+        String tokenizer = site(Paths.defaultModel().tokenizer());
         // A page of one's own can drive worker.js directly: load by URL, generate, collect messages.
         browser.driver().manage().timeouts().scriptTimeout(GENERATE);
         @SuppressWarnings("unchecked")
@@ -208,7 +211,7 @@ class ChromiumPageTest {
                         + "      topp: 0.9, seed: 1, steps: 12}); }"
                         + "  if (m.type === 'done') { seen.push('ids:' + m.ids.length + ':' + m.reason); w.terminate(); done(seen); }"
                         + "  if (m.type === 'error') { seen.push(m.message); w.terminate(); done(seen); } };"
-                        + "w.postMessage({type: 'load', model: 'models/placeholder.bin', tokenizer: 'models/placeholder-tokenizer.bin'});");
+                        + "w.postMessage({type: 'load', model: '" + model + "', tokenizer: '" + tokenizer + "'});");
         assertEquals("engine:wasm", types.get(0));
         assertTrue(types.contains("progress") && types.contains("ready") && types.contains("token"), types.toString());
         String last = types.get(types.size() - 1);
@@ -229,6 +232,11 @@ class ChromiumPageTest {
 
     private int positions() {
         return browser.element("output").getAttribute("data-ids").split(" ").length;
+    }
+
+    /** A file's path inside the site, as the page requests it. */
+    private static String site(Path file) {
+        return Paths.site().relativize(file).toString().replace('\\', '/');
     }
 
     private static String encode(String text) {

@@ -1,7 +1,9 @@
 package llama2.web;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -10,9 +12,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 import llama2.engine.BadInputException;
 import llama2.engine.Checkpoint;
 import llama2.engine.Config;
+import llama2.engine.GoldenCase;
+import llama2.engine.Shared;
+import llama2.engine.Step;
 import llama2.engine.Weights;
 import llama2.web.support.Reference;
 import llama2.web.support.TestModels;
@@ -21,51 +27,58 @@ import org.junit.jupiter.api.Test;
 /** The worker's state machine, on the JVM: what the browser runs, minus the browser. */
 class SessionTest {
     static final Path MODELS = Path.of(System.getProperty("models.dir", "../models"));
+    static final Path MODEL = MODELS.resolve("stories1.5M-java-q80.bin");
+    static final Path TOKENIZER = MODELS.resolve("stories1.5M-java-tokenizer.bin");
 
     private static Session bundled() throws IOException {
         Session session = new Session();
-        session.load(Files.readAllBytes(MODELS.resolve("placeholder.bin")), "placeholder.bin",
-                Files.readAllBytes(MODELS.resolve("placeholder-tokenizer.bin")), "placeholder-tokenizer.bin");
+        session.load(Files.readAllBytes(MODEL), MODEL.getFileName().toString(),
+                Files.readAllBytes(TOKENIZER), TOKENIZER.getFileName().toString());
         return session;
+    }
+
+    /** Steps to the end as the worker does: the ids before the first step, then each step's token. */
+    private static int[] runToTheEnd(Session session, int[] before, StringBuilder text) {
+        IntStream.Builder ids = IntStream.builder();
+        Arrays.stream(before).forEach(ids::add);
+        Step step;
+        do {
+            step = session.step();
+            if (step.end() != Step.End.BOS) {
+                ids.add(step.token());
+            }
+            text.append(step.text());
+        } while (!step.isLast());
+        return ids.build().toArray();
     }
 
     @Test
     void aStoryStepByStepHasTheCliIds() throws IOException {
         Session session = bundled();
-        session.startStory("Once upon a time", 0.8f, 0.9f, 42, 60);
+        session.startStory("Once upon a time", 0.8, 0.9, 42, 60);
         StringBuilder text = new StringBuilder();
-        int tokens = 0;
-        while (session.step()) {
-            text.append(session.tokenText());
-            tokens++;
-            assertEquals(tokens, session.tokenPosition());
-        }
-        assertEquals(Reference.jvmIds(MODELS.resolve("placeholder.bin"), MODELS.resolve("placeholder-tokenizer.bin"),
-                0.8f, 0.9f, 42, 60, "Once upon a time"), session.ids());
+        int[] ids = runToTheEnd(session, session.ids(), text);
+        assertEquals(Reference.jvmIds(MODEL, TOKENIZER, 0.8f, 0.9f, 42, 60, "Once upon a time"), Reference.join(ids));
+        assertArrayEquals(session.ids(), ids, "the worker's ids are the engine's");
         assertTrue(text.toString().startsWith("Once upon a time"), text.toString());
-        assertTrue(session.stopReason().equals("steps") || session.stopReason().equals("bos"));
     }
 
     @Test
     void stories260KGivesTheGoldenIds() throws IOException {
-        Reference.GoldenCase golden = Reference.golden(
-                llama2.web.support.Paths.shared("llama2/golden/generate.tsv"), "s260k_topp");
+        GoldenCase golden = Reference.golden("s260k_topp");
         Session session = new Session();
-        session.load(Files.readAllBytes(llama2.web.support.Paths.shared("llama2/models/" + golden.model())), golden.model(),
-                Files.readAllBytes(llama2.web.support.Paths.shared("llama2/models/" + golden.tokenizer())), golden.tokenizer());
+        session.load(Files.readAllBytes(Shared.model(golden.model())), golden.model(),
+                Files.readAllBytes(Shared.model(golden.tokenizer())), golden.tokenizer());
         session.startStory(golden.prompt(), golden.temperature(), golden.topp(), golden.seed(), golden.steps());
-        while (session.step()) {
-            // one token per call, as the worker does
-        }
-        assertEquals(golden.ids(), session.ids());
+        assertArrayEquals(golden.ids(), runToTheEnd(session, session.ids(), new StringBuilder()));
     }
 
     @Test
     void describesTheModelForThePage() throws IOException {
         String facts = bundled().describe();
         assertTrue(facts.contains("\"dim\":128") && facts.contains("\"vocabSize\":2048")
-                && facts.contains("\"format\":\"Q8_0, group size 64 (version 2)\"")
-                && facts.contains("\"bytes\":" + Files.size(MODELS.resolve("placeholder.bin"))), facts);
+                && facts.contains("\"format\":\"version 2 (Q8_0, group size 32)\"")
+                && facts.contains("\"bytes\":" + Files.size(MODEL)), facts);
     }
 
     @Test
@@ -86,49 +99,49 @@ class SessionTest {
     }
 
     @Test
-    void settingsOutOfRangeAreExplained() throws IOException {
+    void settingsAreCheckedByTheEngineRulesAndWords() throws IOException {
         Session session = bundled();
-        assertEquals("Top-p must be between 0 and 1.",
-                assertThrows(BadInputException.class, () -> session.startStory("", 1, 1.5f, 1, 10)).getMessage());
-        assertTrue(assertThrows(BadInputException.class, () -> session.startStory("", -1, 0.9f, 1, 10))
-                .getMessage().startsWith("Temperature must be"));
-        assertTrue(assertThrows(BadInputException.class, () -> session.startStory("", 1, 0.9f, 1, -1))
-                .getMessage().startsWith("Steps must be"));
+        assertEquals("top-p must be a number from 0 to 1 (0 and 1 turn it off), found 1.5",
+                assertThrows(BadInputException.class, () -> session.startStory("", 1, 1.5, 1, 10)).getMessage());
+        assertTrue(assertThrows(BadInputException.class, () -> session.startStory("", Double.NaN, 0.9, 1, 10))
+                .getMessage().startsWith("temperature must be a number, 0 or more"));
+        assertEquals("steps must be a whole number, 0 or more (0 means the model's whole context), found 1.5",
+                assertThrows(BadInputException.class, () -> session.startStory("", 1, 0.9, 1, 1.5)).getMessage());
+        assertTrue(assertThrows(BadInputException.class, () -> session.chat("hi", "", 1, 0.9, 1, -1, true))
+                .getMessage().startsWith("steps must be"));
     }
 
     @Test
     void nothingRunsBeforeAModelIsLoaded() {
         Session session = new Session();
         assertEquals("No model is loaded yet.",
-                assertThrows(BadInputException.class, () -> session.startStory("", 1, 0.9f, 1, 10)).getMessage());
-        assertFalse(session.step());
-        assertEquals("", session.ids());
+                assertThrows(BadInputException.class, () -> session.startStory("", 1, 0.9, 1, 10)).getMessage());
+        assertThrows(BadInputException.class, session::step);
+        assertEquals(0, session.ids().length);
     }
 
     @Test
     void aChatAnswersTurnByTurnUntilTheContextIsFull() throws IOException {
         Session session = bundled();
-        assertEquals("Start a new chat first.",
-                assertThrows(BadInputException.class, () -> session.chatTurn("hi")).getMessage());
-        session.startChat("Be brief.", 0.8f, 0.9f, 7, 0);
-        assertTrue(session.chatWaitsForUser());
-        boolean full = false;
-        for (int turn = 0; turn < 50 && !full; turn++) {
-            session.chatTurn("Tell me about the dog.");
-            assertFalse(session.chatWaitsForUser(), "the assistant answers first");
+        Step.End end = null;
+        for (int turn = 0; turn < 50 && end != Step.End.CONTEXT; turn++) {
+            session.chat("Tell me about the dog.", "Be brief.", 0.8, 0.9, 7, 0, turn == 0);
+            assertEquals(0, session.ids().length, "nothing sampled yet in this turn");
             int tokens = 0;
-            while (session.step()) {
+            Step step;
+            do {
+                step = session.step();
                 tokens++;
-            }
+            } while (!step.isLast());
             assertTrue(tokens > 0);
-            assertFalse(session.ids().isEmpty());
-            full = session.stopReason().equals("context");
-            assertEquals(full ? "context" : "turn", session.stopReason());
-            assertEquals(!full, session.chatWaitsForUser());
+            assertEquals(tokens, session.ids().length, "one sampled id per step");
+            end = step.end();
+            assertTrue(end == Step.End.TURN || end == Step.End.CONTEXT, String.valueOf(end));
         }
-        assertTrue(full, "256 positions fill up within 50 turns");
-        assertTrue(assertThrows(BadInputException.class, () -> session.chatTurn("more"))
-                .getMessage().contains("whole context"));
+        assertEquals(Step.End.CONTEXT, end, "256 positions fill up within 50 turns");
+        // A full conversation cannot go on; the next message starts a new one.
+        session.chat("more", "", 0.8, 0.9, 7, 0, false);
+        assertNull(session.step().end(), "a new conversation has room again");
     }
 
     @Test

@@ -2,6 +2,8 @@ package llama2.web.support;
 
 import java.io.IOException;
 import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.htmlunit.BrowserVersion;
 import org.htmlunit.WebClient;
 import org.htmlunit.html.HtmlElement;
@@ -12,6 +14,21 @@ import org.htmlunit.html.HtmlPage;
  * JavaScript build (slowly, so the models it gets are tiny).
  */
 public final class HtmlUnitBrowser implements AutoCloseable {
+    /**
+     * HtmlUnit logs a warning with a full stack trace each time it sets up a worker's global
+     * scope (it cannot alias the DedicatedWorkerGlobalScope prototype), though the worker then
+     * runs fine. Only that logger is quietened, and only below SEVERE; script errors still fail
+     * the test ({@code setThrowExceptionOnScriptError}). Held here so the setting is not
+     * garbage-collected with the logger.
+     */
+    private static final Logger WORKER_SETUP_NOISE = quiet("org.htmlunit.javascript.JavaScriptEngine");
+
+    private static Logger quiet(String name) {
+        Logger logger = Logger.getLogger(name);
+        logger.setLevel(Level.SEVERE);
+        return logger;
+    }
+
     private final WebClient client = new WebClient(BrowserVersion.CHROME);
     private HtmlPage page;
 

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.stream.Collectors;
 import llama2.engine.Checkpoint;
 import llama2.engine.Generation;
+import llama2.engine.GoldenCase;
 import llama2.engine.Sampler;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
@@ -27,10 +28,10 @@ public final class Reference {
                 checkpoint.config().vocabSize());
         Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
         Generation generation = new Generation(new Transformer(checkpoint.weights()), vocabulary, sampler, prompt, steps);
-        while (!generation.isDone() && generation.step() != null) {
+        while (!generation.step().isLast()) {
             // run to the end, as the CLI does
         }
-        return Arrays.stream(generation.ids()).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+        return join(generation.ids());
     }
 
     /** The CLI jar built by the engine module, if it is there. */
@@ -56,21 +57,15 @@ public final class Reference {
                 .orElseThrow(() -> new AssertionError("the CLI printed no ids: " + out)).trim();
     }
 
-    /** One case of golden/generate.tsv by name. */
-    public record GoldenCase(String name, String model, String tokenizer, float temperature, float topp, long seed,
-                             int steps, String prompt, String ids) {
+    /** One case of the shared golden/generate.tsv by name, as the engine's golden tests read it. */
+    public static GoldenCase golden(String name) {
+        return GoldenCase.all().stream().filter(c -> c.name().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no case " + name + " in golden/generate.tsv"));
     }
 
-    public static GoldenCase golden(Path generateTsv, String name) throws IOException {
-        for (String line : Files.readAllLines(generateTsv, StandardCharsets.UTF_8)) {
-            String[] f = line.split("\t", -1);
-            if (f.length == 9 && f[0].equals(name)) {
-                String prompt = f[7].replace("\\n", "\n").replace("\\\\", "\\");
-                return new GoldenCase(f[0], f[1], f[2], Float.parseFloat(f[3]), Float.parseFloat(f[4]),
-                        Long.parseLong(f[5]), Integer.parseInt(f[6]), prompt, f[8].trim());
-            }
-        }
-        throw new AssertionError("no case " + name + " in " + generateTsv);
+    /** Ids as the CLI prints them: space-separated. */
+    public static String join(int[] ids) {
+        return Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
     }
 
     private static ByteBuffer littleEndian(byte[] bytes) {
