@@ -65,6 +65,7 @@ final class GenerateCommand {
         if (threads < 1) {
             throw new BadInputException("--threads must be at least 1, found " + threads);
         }
+        threads = Math.min(threads, Runtime.getRuntime().availableProcessors()); // more only cost memory
         if (!mode.equals("generate") && !mode.equals("chat")) {
             throw new BadInputException("-m: mode must be generate or chat, found '" + mode + "'");
         }

@@ -35,8 +35,7 @@ final class LossLog {
     static LossLog open(Path path, int step) {
         StringBuilder kept = new StringBuilder(HEADER).append('\n');
         if (Files.isRegularFile(path)) {
-            String text = new String(SafeFiles.readAllBytes(path), StandardCharsets.UTF_8);
-            for (Row row : parse(path, text.substring(0, text.lastIndexOf('\n') + 1).lines().toList())) {
+            for (Row row : read(path)) {
                 if (row.step() <= step) {
                     kept.append(row.line()).append('\n');
                 }
@@ -56,8 +55,10 @@ final class LossLog {
     /** One row; {@code validLoss} is NaN where the step was not validated. */
     record Row(int step, double trainLoss, double validLoss, double lr, long tokens, double seconds, String line) {}
 
+    /** The complete rows: a row being appended (or cut short by a kill) is left out. */
     static List<Row> read(Path path) {
-        return parse(path, new String(SafeFiles.readAllBytes(path), StandardCharsets.UTF_8).lines().toList());
+        String text = new String(SafeFiles.readAllBytes(path), StandardCharsets.UTF_8);
+        return parse(path, text.substring(0, text.lastIndexOf('\n') + 1).lines().toList());
     }
 
     private static List<Row> parse(Path path, List<String> lines) {

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.function.ToDoubleFunction;
 
 import llama2.engine.BadInputException;
+import llama2.io.SafeFiles;
 
 /**
  * The {@code plot} subcommand: a run's {@code losses.csv} as a loss-curve SVG, written by hand
@@ -37,8 +38,9 @@ final class PlotCommand {
         if (rows.isEmpty()) {
             throw new BadInputException("plot: " + csv + " holds no rows yet");
         }
-        Path target = Path.of(a.required("--out"));
-        Files.writeString(target, svg(rows, a.string("--title", "Loss per token")), StandardCharsets.UTF_8);
+        Path target = a.output("--out", csv);
+        byte[] svg = svg(rows, a.string("--title", "Loss per token")).getBytes(StandardCharsets.UTF_8);
+        SafeFiles.write(target, stream -> stream.write(svg));
         out.printf("wrote %s (%d rows)%n", target, rows.size());
     }
 

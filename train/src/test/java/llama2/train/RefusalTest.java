@@ -163,6 +163,15 @@ class RefusalTest {
         assertNotEquals(greedy, seeded);
     }
 
+    @Test
+    void aLossRowCutShortByAKillIsLeftOut() throws Exception {
+        Path csv = dir.resolve("cut.csv");
+        Files.writeString(csv, LossLog.HEADER + "\n1,5.0,,1.0e-03,64,0.1\n2,4.9,4.8,1.0e-03,128,0.2\n3,4.");
+        assertTrue(LossLog.read(csv).size() == 2);
+        LossLog.open(csv, 1);
+        assertTrue(Files.readString(csv).equals(LossLog.HEADER + "\n1,5.0,,1.0e-03,64,0.1\n"), Files.readString(csv));
+    }
+
     static List<Path> list(Path d) throws Exception {
         try (var s = Files.list(d)) {
             return s.toList();
