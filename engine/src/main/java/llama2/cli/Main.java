@@ -69,10 +69,10 @@ public final class Main {
     }
 
     static Checkpoint readCheckpoint(String path) {
-        return Checkpoint.read(SafeFiles.map(SafeFiles.path(path, "model")), path);
+        return SafeFiles.parse(SafeFiles.path(path, "model"), file -> Checkpoint.read(file, path));
     }
 
     static Tokenizer readTokenizer(String path, int vocabSize) {
-        return Tokenizer.read(SafeFiles.map(SafeFiles.path(path, "tokenizer")), vocabSize, path);
+        return SafeFiles.parse(SafeFiles.path(path, "tokenizer"), file -> Tokenizer.read(file, vocabSize, path));
     }
 }

@@ -18,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 
 import llama2.engine.BadInputException;
 
@@ -82,6 +83,20 @@ public final class SafeFiles {
             return channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size());
         } catch (IOException e) {
             throw failure("reading", path, e);
+        }
+    }
+
+    /**
+     * Maps a file and parses it. A file cut short while it is mapped (rewritten in place by
+     * another program) faults inside the parse; that becomes one line naming the file.
+     */
+    public static <T> T parse(Path path, Function<ByteBuffer, T> parser) {
+        ByteBuffer file = map(path);
+        try {
+            return parser.apply(file);
+        } catch (InternalError e) {
+            throw new BadInputException(path + ": the file changed while it was being read (rewritten in place by another"
+                    + " program?)");
         }
     }
 

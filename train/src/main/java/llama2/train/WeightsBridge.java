@@ -97,10 +97,10 @@ public final class WeightsBridge {
     }
 
     public static Checkpoint readCheckpoint(Path path) {
-        return Checkpoint.read(SafeFiles.map(path), path.toString());
+        return SafeFiles.parse(path, file -> Checkpoint.read(file, path.toString()));
     }
 
     public static Tokenizer readTokenizer(Path path, int vocabSize) {
-        return Tokenizer.read(SafeFiles.map(path), vocabSize, path.toString());
+        return SafeFiles.parse(path, file -> Tokenizer.read(file, vocabSize, path.toString()));
     }
 }

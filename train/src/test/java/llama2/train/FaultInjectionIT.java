@@ -253,6 +253,32 @@ class FaultInjectionIT {
     }
 
     @Test
+    void aModelTruncatedWhileItLoadsEndsInOneLine(@TempDir Path dir) throws Exception {
+        Path model = trainedModel(dir);
+        ByteArrayOutputStream big = new ByteArrayOutputStream(); // large enough to be caught mid-read
+        Checkpoint.write(llama2.engine.Weights.random(new llama2.engine.Config(256, 768, 6, 8, 8, 4096, 256, false), 1),
+                1, 0, big);
+        Random random = new Random(7);
+        for (int round = 0; round < 6; round++) {
+            Path file = dir.resolve("changing.bin");
+            Files.write(file, big.toByteArray());
+            Process p = start(dir, Map.of(), javaJar(engineJar(), "info", file.toString()));
+            Thread.sleep(150 + random.nextInt(400));
+            try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.WRITE)) {
+                channel.truncate(1000);
+            }
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            Path[] logs = LOGS.remove(p);
+            Result r = new Result(p.exitValue(), Files.readString(logs[0]), Files.readString(logs[1]));
+            if (r.status() != 0) { // or it finished reading first
+                assertOneLineError(r, "");
+                assertTrue(r.stderr().contains("changing.bin") || r.stderr().contains("a file changed"), r.stderr());
+            }
+        }
+        assertTrue(Files.exists(model));
+    }
+
+    @Test
     void aFailedStdoutIsReported(@TempDir Path dir) throws Exception {
         Path model = trainedModel(dir);
         Process p = new ProcessBuilder(javaJar(engineJar(), model.toString(), "-z", data.resolve("tok.bin").toString(), "-n", "20"))
