@@ -41,7 +41,7 @@ final class TrainCommand {
               --dropout F (0): zero this fraction of the embedding, attention weights and
                                   residual-branch outputs while training (never at validation,
                                   eval or in exported models)
-              --shards N (number of cores): workers a step's windows are dealt to
+              --shards N (number of cores): passes a step's windows are dealt to
               --threads N (number of cores)
               --kernels portable|vector (vector when java runs with --add-modules jdk.incubator.vector)
             bookkeeping:

@@ -41,11 +41,15 @@ class CliTest {
     void fromTextToModelAndFigures(@TempDir Path dir) throws Exception {
         Path train = dir.resolve("train.txt"), valid = dir.resolve("valid.txt");
         writeStories(train, TrainingTest.generatedStories(200, 1));
-        writeStories(valid, TrainingTest.generatedStories(20, 2));
+        List<String> validStories = new java.util.ArrayList<>(TrainingTest.generatedStories(20, 2));
+        validStories.add(MojibakeTest.doubleEncode("“Hi,” said Sam. It’s sunny."));
+        writeStories(valid, validStories);
         String d = dir.toString();
-        run("tokenizer", "--text", train.toString(), "--vocab", "300", "--out", d + "/tok.bin");
+        assertTrue(run("tokenizer", "--text", train.toString(), "--vocab", "300", "--out", d + "/tok.bin")
+                .contains("repaired double-encoded UTF-8 (mojibake) in 0 of 200 stories"));
         run("prepare", "--text", train.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/train.tok");
-        run("prepare", "--text", valid.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/valid.tok");
+        assertTrue(run("prepare", "--text", valid.toString(), "--tokenizer", d + "/tok.bin", "--out", d + "/valid.tok")
+                .contains("in 1 of 21 stories"));
         String log = run("train", "--train-data", d + "/train.tok", "--valid-data", d + "/valid.tok", "--out-dir", d + "/run",
                 "--dim", "32", "--layers", "1", "--heads", "2", "--seq-len", "32", "--steps", "6", "--batch", "2",
                 "--warmup", "2", "--eval-every", "3", "--checkpoint-every", "3", "--log-every", "1", "--dropout", "0.1");
@@ -71,6 +75,11 @@ class CliTest {
         String eval = run("eval", "--model", d + "/run/model.bin", "--tokenizer", d + "/tok.bin", "--text", valid.toString());
         String[] lines = eval.strip().split("\n");
         assertTrue(lines[lines.length - 1].matches("bits_per_byte=[0-9.]+"), eval);
+        // scored as found by default; --repair-text scores the repaired, shorter text
+        String repaired = run("eval", "--model", d + "/run/model.bin", "--tokenizer", d + "/tok.bin", "--text",
+                valid.toString(), "--repair-text");
+        assertTrue(repaired.contains("in 1 of 21 stories") && !eval.contains("repaired"), repaired);
+        assertTrue(bytes(repaired) < bytes(eval), eval + repaired);
         String story = run("sample", "--model", d + "/q.bin", "--tokenizer", d + "/tok.bin", "--seed", "7", "--steps", "20");
         assertFalse(story.isBlank());
 
@@ -99,6 +108,10 @@ class CliTest {
                 "--steps", "40", "--batch", "4", "--lr", "2e-3", "--warmup", "5");
         String after = run("eval", "--model", d + "/run/model.bin", "--tokenizer", tokenizer.toString(), "--text", text.toString());
         assertTrue(bitsPerByte(after) < 0.8 * bitsPerByte(before), before + " -> " + after);
+    }
+
+    static long bytes(String evalOutput) {
+        return Long.parseLong(evalOutput.replaceAll("(?s).*bytes=([0-9]+).*", "$1"));
     }
 
     static double bitsPerByte(String evalOutput) {
