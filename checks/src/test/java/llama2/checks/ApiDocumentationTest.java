@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** Every public type of the engine's library packages has a Javadoc comment: the API a user reads. */
 class ApiDocumentationTest {
-    private static final List<String> PACKAGES = List.of("llama2/engine");
+    private static final List<String> PACKAGES = List.of("llama2/engine", "llama2/io");
     private static final Pattern PUBLIC_TYPE = Pattern.compile(
             "^public (?:final |abstract |sealed |non-sealed )*(?:class|record|interface|enum) (\\w+)", Pattern.MULTILINE);
 
