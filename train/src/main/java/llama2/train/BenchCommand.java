@@ -23,12 +23,14 @@ final class BenchCommand {
             Trains each shape on random tokens (seq_len 256, vocab 2048, 6 layers, 8 heads) for one
             warm-up step and --steps timed steps of --batch windows, and prints:
               tok/s   training tokens per second (wall clock; the median step)
-              GFLOP/s achieved: tok/s x FLOPs per token, where FLOPs per token =
+              tok/cpu-s  tokens per second of the process's CPU time (all its threads): what the
+                      cores it got achieved, steadier than tok/s on a machine shared with others
+              GFLOP/s achieved per CPU-second: tok/cpu-s x FLOPs per token, where FLOPs per token =
                       6 x (weights in matrix products: each layer's seven and the classifier)
                       + 6 x layers x dim x (seq_len + 1) for attention's two products over the
                       causal half (forward 2 x 2 x dim x (seq_len + 1) / 2, backward twice that)
-              MFU     GFLOP/s / (threads x one core's FMA peak); the peak is measured first by a
-                      loop of independent vector fused multiply-adds (needs the vector module)
+              MFU     that / one core's FMA peak, measured first (in thread CPU time) by a loop of
+                      independent vector fused multiply-adds (needs the vector module)
             dim128 is the default model's shape (dim 128, hidden 352), dim256 the next size up
             (dim 256, hidden 704). Defaults: both shapes, the vector kernels (when java runs with
             --add-modules jdk.incubator.vector) then the portable ones, 1 thread and all cores.
@@ -60,7 +62,8 @@ final class BenchCommand {
         } else {
             out.println("FMA peak: not measured (needs java --add-modules jdk.incubator.vector); no MFU column");
         }
-        out.printf(Locale.ROOT, "%-7s %-9s %7s %9s %9s %7s%n", "shape", "kernels", "threads", "tok/s", "GFLOP/s", "MFU");
+        out.printf(Locale.ROOT, "%-7s %-9s %7s %9s %9s %9s %7s%n", "shape", "kernels", "threads", "tok/s", "tok/cpu-s",
+                "GFLOP/s", "MFU");
         for (int s = 0; s < shapes.size(); s++) {
             Config c = shapes.get(s);
             double flopsPerToken = flopsPerToken(c);
@@ -68,10 +71,10 @@ final class BenchCommand {
                 Kernels.use(KernelChoice.named("bench", k));
                 for (String t : threadCounts) {
                     int threads = positive(t);
-                    double tokensPerSecond = tokensPerSecond(c, threads, steps, batch);
-                    double flops = tokensPerSecond * flopsPerToken;
-                    out.printf(Locale.ROOT, "%-7s %-9s %7d %9.0f %9.1f %6.1f%%%n", configs.get(s), k, threads,
-                            tokensPerSecond, flops / 1e9, 100 * flops / (threads * peak));
+                    double[] speed = speed(c, threads, steps, batch);
+                    double flops = speed[1] * flopsPerToken;
+                    out.printf(Locale.ROOT, "%-7s %-9s %7d %9.0f %9.0f %9.1f %6.1f%%%n", configs.get(s), k, threads,
+                            speed[0], speed[1], flops / 1e9, 100 * flops / peak);
                     out.flush();
                 }
             }
@@ -95,8 +98,11 @@ final class BenchCommand {
         return 6 * matrixWeights + 6.0 * c.nLayers() * c.dim() * (c.seqLen() + 1);
     }
 
-    /** Median over the timed steps, after one step that warms up the compiler. */
-    private static double tokensPerSecond(Config c, int threads, int steps, int batch) {
+    /**
+     * Tokens per second of the median step, and tokens per CPU-second of the process over all the
+     * timed steps, after one step that warms up the compiler.
+     */
+    private static double[] speed(Config c, int threads, int steps, int batch) {
         ParameterLayout layout = new ParameterLayout(c);
         Model model = new Model(layout, layout.initialise(new Rng(1)));
         Hyperparameters hp = new Hyperparameters(steps + 1, batch, 1, 1e-3f, 1e-4f, 0, 0.1f, 0.9f, 0.95f, 1f,
@@ -107,17 +113,26 @@ final class BenchCommand {
             tokens[i] = rng.nextInt(c.vocabSize());
         }
         double[] seconds = new double[steps];
+        double cpuSeconds;
         try (Trainer trainer = new Trainer(model, hp, tokens, threads)) {
             trainer.trainStep();
+            long cpuStart = processCpuNanos();
             for (int i = 0; i < steps; i++) {
                 long start = System.nanoTime();
                 trainer.trainStep();
                 seconds[i] = (System.nanoTime() - start) / 1e9;
             }
+            cpuSeconds = (processCpuNanos() - cpuStart) / 1e9;
         }
         Arrays.sort(seconds);
         double median = steps % 2 == 1 ? seconds[steps / 2] : (seconds[steps / 2 - 1] + seconds[steps / 2]) / 2;
-        return (double) batch * c.seqLen() / median;
+        double tokensPerStep = (double) batch * c.seqLen();
+        return new double[] {tokensPerStep / median, tokensPerStep * steps / cpuSeconds};
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 
     private static List<String> list(String csv) {
