@@ -59,6 +59,12 @@ public final class Tokenizer {
             }
             pieces[id] = in.readBytes(length, "token " + id);
         }
+        long extra = in.size() - in.position();
+        if (extra > 0) {
+            // More tokens than the model knows: the tokenizer of another model, which would decode garbage.
+            throw new BadInputException(source + ": " + extra + " bytes left over after the model's " + vocabSize
+                    + " tokens: this tokenizer belongs to a model with a larger vocabulary");
+        }
         return new Tokenizer(pieces, scores, maxTokenLength);
     }
 

@@ -179,6 +179,14 @@ class BadInputTest {
     }
 
     @Test
+    void aTokenizerWithMoreTokensThanTheModelIsRefused() {
+        BadInputException e = assertThrows(BadInputException.class,
+                () -> Tokenizer.read(ByteBuffer.wrap(Shared.bytes(Shared.model("tokenizer.bin"))), 512, "tokenizer.bin"));
+        assertTrue(e.getMessage().startsWith("tokenizer.bin: ") && e.getMessage().contains("bytes left over after the model's 512 tokens"),
+                e.getMessage());
+    }
+
+    @Test
     void promptLongerThanTheContext() {
         BadInputException e = assertThrows(BadInputException.class, () ->
                 new Generation(transformer(), TinyModels.tokenizer(300), new Sampler(300, 0f, 0.9f, 1), "a b c a b c a b c a b c a b c", 0));
