@@ -35,27 +35,49 @@ function supportsWasmGc() {
   const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 - 1: the largest integer a JavaScript number holds exactly
 
   const ui = {};
-  ['model', 'files', 'model-file', 'tokenizer-file', 'download', 'progress', 'progress-text', 'facts',
-   'clear-cache', 'prompt', 'prompt-label', 'system', 'system-row', 'mode-chat', 'mode-generate',
-   'temperature', 'topp', 'steps', 'seed', 'generate', 'stop', 'output', 'status', 'count', 'tokps',
-   'engine', 'seed-used', 'permalink', 'drop-hint', 'new-chat']
+  ['model', 'files', 'model-file', 'tokenizer-file', 'chat-ok', 'download', 'progress', 'progress-text',
+   'cancel', 'facts', 'clear-cache', 'prompt', 'prompt-label', 'system', 'system-row', 'mode-row',
+   'mode-chat', 'mode-generate', 'temperature', 'topp', 'steps', 'seed', 'generate', 'stop', 'output',
+   'status', 'count', 'tokps', 'engine', 'seed-used', 'story-actions', 'copy', 'save', 'share',
+   'permalink', 'no-link', 'drop-hint', 'new-chat', 'advanced']
       .forEach((id) => { ui[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
 
+  const BIG_DOWNLOAD = 100e6;  // bytes: larger downloads ask first
   const query = new URLSearchParams(location.search);
   let manifest = [];
-  let modelLoaded = false;
-  let currentModelId = null;   // a manifest id, or null for local files
+  let modelLoaded = false;     // the worker holds a usable model (inUse)
+  let inUse = null;            // that model: {id (null for local files), name, chat}
+  let coming = null;           // the model being downloaded or read: {id, name, chat}
   let loadNumber = 0;          // ignores downloads that finish after another model was chosen
+  let download = null;         // the download in progress: {controller, number}
+  let waitingLoad = null;      // a 'load' message held back until the story being written ends
   let storyText = null;        // the Text node tokens are appended to (never innerHTML)
   let lastSeed = null;
+  let following = false;       // the page scrolls with the story until the visitor scrolls away
+  let runFromLink = query.get('run') === '1'; // a "Link to this story": generate once ready
   const localFiles = {model: null, tokenizer: null};
   let chatOpen = false;        // a conversation waits for the user's next message
   let notice = '';             // said once the model is ready
 
   applySettingsFromUrl();
+  registerServiceWorker();
   const worker = listenTo(engineWorker);
   bindControls();
   loadManifest();
+
+  /** sw.js keeps the page and its engine for offline visits (not in HtmlUnit, which has none). */
+  function registerServiceWorker() {
+    if (navigator.serviceWorker && location.protocol !== 'file:') {
+      navigator.serviceWorker.register('sw.js').catch(() => {}); // without it the page still works online
+    }
+  }
+
+  /** Once a model is stored, asks the browser not to evict it under storage pressure. */
+  function keepStorage() {
+    if (navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().catch(() => {});
+    }
+  }
 
   // ---- Engine and worker ----------------------------------------------------------------
 
@@ -85,16 +107,23 @@ function supportsWasmGc() {
         break;
       case 'ready':
         modelLoaded = true;
+        inUse = coming;
         chatOpen = false;
         ui.download.hidden = true;
         showFacts(message.info);
+        showModelInUse();
         setState('ready', `Ready. Press ${ui.generate.textContent}.${notice}`);
         notice = '';
+        if (runFromLink) {
+          runFromLink = false;
+          generate();
+        }
         break;
       case 'token':
         storyText.appendData(message.text);
         ui.count.textContent = String(message.count);
         ui.tokps.textContent = message.tokps.toFixed(1);
+        follow();
         break;
       case 'done':
         ui.output.dataset.ids = message.ids.join(' ');
@@ -105,9 +134,17 @@ function supportsWasmGc() {
           ui.prompt.value = '';
         }
         setState('done', finishedBecause(message.reason, message.count));
+        follow();
+        showStoryActions();
+        sendWaitingLoad();
         break;
       case 'error':
+        if (document.body.dataset.state === 'loading') {
+          modelLoaded = false; // the worker dropped its model to read the new one
+          inUse = null;
+        }
         fail(message.message);
+        sendWaitingLoad();
         break;
       default:
         break;
@@ -128,7 +165,7 @@ function supportsWasmGc() {
   // ---- Models -------------------------------------------------------------------------
 
   function loadManifest() {
-    downloadBytes('models/models.json', null, 0, (buffer) => {
+    downloadBytes('models/models.json', null, 0, null, (buffer) => {
       try {
         manifest = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer)));
       } catch (e) {
@@ -153,35 +190,99 @@ function supportsWasmGc() {
 
   function fillModelPicker() {
     manifest.forEach((entry) => {
-      ui.model.appendChild(new Option(entry.name + (entry.bytes ? ` (${megabytes(entry.bytes)})` : ''), entry.id));
+      ui.model.appendChild(new Option(entry.name + (entry.bytes ? ` · ${megabytes(entry.bytes)}` : ''), entry.id));
     });
     ui.model.appendChild(new Option('Open files…', FILES_CHOICE));
+  }
+
+  /** The picker shows the model the worker holds; chat is offered only if that model can chat. */
+  function showModelInUse() {
+    if (inUse) {
+      ui.model.value = inUse.id || FILES_CHOICE;
+    }
+    const canChat = Boolean(inUse && inUse.chat);
+    ui.modeRow.hidden = !canChat;
+    if (!canChat && ui.modeChat.checked) {
+      ui.modeGenerate.checked = true;
+    }
+    showMode();
   }
 
   function findModel(id) {
     return manifest.find((entry) => entry.id === id) || null;
   }
 
+  /**
+   * Downloads a listed model (asking first when it is big and not stored yet); the model in use
+   * stays usable meanwhile, and again if the download fails or is cancelled.
+   */
   function loadFromManifest(entry) {
-    const thisLoad = beginLoad(`Downloading ${entry.name}…`);
-    currentModelId = entry.id;
-    const bytes = {};
-    let failed = false;
-    ['model', 'tokenizer'].forEach((what) => {
-      const url = new URL(entry[what], document.baseURI).href;
-      downloadBytes(url, what, what === 'model' ? entry.bytes || 0 : 0, (buffer) => {
-        bytes[what] = buffer;
-        if (bytes.model && bytes.tokenizer && !failed && thisLoad === loadNumber) {
-          sendToEngine(bytes.model, fileName(entry.model), bytes.tokenizer, fileName(entry.tokenizer));
-        }
-      }, (problem) => {
-        if (!failed && thisLoad === loadNumber) {
-          failed = true;
-          modelLoaded = false;
-          fail(`Could not download the ${what} of ${entry.name}: ${problem}`);
-        }
+    const url = (what) => new URL(entry[what], document.baseURI).href;
+    isStored(url('model')).then((stored) => {
+      if (!stored && entry.bytes > BIG_DOWNLOAD && !confirm(bigDownloadQuestion(entry))) {
+        showModelInUse();
+        return;
+      }
+      const thisLoad = beginLoad(`Downloading ${entry.name}…`, {id: entry.id, name: entry.name, chat: entry.chat === true});
+      const controller = typeof AbortController === 'function' ? new AbortController() : null;
+      download = {controller, number: thisLoad};
+      ui.cancel.hidden = !controller;
+      const bytes = {};
+      let failed = false;
+      ['model', 'tokenizer'].forEach((what) => {
+        downloadBytes(url(what), what, what === 'model' ? entry.bytes || 0 : 0, controller, (buffer) => {
+          bytes[what] = buffer;
+          if (bytes.model && bytes.tokenizer && !failed && thisLoad === loadNumber) {
+            download = null;
+            sendToEngine(bytes.model, fileName(entry.model), bytes.tokenizer, fileName(entry.tokenizer));
+          }
+        }, (problem) => {
+          if (!failed && thisLoad === loadNumber) {
+            failed = true;
+            if (controller) {
+              controller.abort(); // the other file too
+            }
+            download = null;
+            downloadFailed(problem === ABORTED ? `Download of ${entry.name} cancelled.`
+                : `Could not download the ${what} of ${entry.name}: ${problem}`);
+          }
+        });
       });
     });
+  }
+
+  const ABORTED = 'cancelled';
+
+  function cancelDownload() {
+    if (download && download.controller) {
+      download.controller.abort();
+    }
+  }
+
+  /** After a failed or cancelled download: back to the model in use, if there is one. */
+  function downloadFailed(text) {
+    ui.download.hidden = true;
+    coming = null;
+    loadNumber++;
+    if (modelLoaded) {
+      showModelInUse();
+      fail(`${text} Still using ${inUse.name}.`);
+    } else {
+      fail(text);
+    }
+  }
+
+  function bigDownloadQuestion(entry) {
+    const memory = navigator.deviceMemory ? ` This device reports about ${navigator.deviceMemory} GB of memory.` : '';
+    return `${entry.name} is a ${megabytes(entry.bytes)} download, and the browser tab will need about ` +
+        `${megabytes(entry.bytes * 1.3)} of memory to run it.${memory} Download it?`;
+  }
+
+  function isStored(url) {
+    if (typeof caches !== 'object') {
+      return Promise.resolve(false);
+    }
+    return caches.open(CACHE_NAME).then((cache) => cache.match(url)).then((hit) => Boolean(hit), () => false);
   }
 
   function loadLocalFiles() {
@@ -190,8 +291,8 @@ function supportsWasmGc() {
           `Choose ${localFiles.model ? 'a tokenizer' : 'a model'} file as well.`);
       return;
     }
-    const thisLoad = beginLoad(`Reading ${localFiles.model.name}…`);
-    currentModelId = null;
+    const thisLoad = beginLoad(`Reading ${localFiles.model.name}…`,
+        {id: null, name: localFiles.model.name, chat: ui.chatOk.checked});
     const bytes = {};
     ['model', 'tokenizer'].forEach((what) => {
       const reader = new FileReader();
@@ -206,17 +307,38 @@ function supportsWasmGc() {
     });
   }
 
-  function beginLoad(text) {
+  /** While a model downloads, the one in use stays usable: only without one is the page 'loading'. */
+  function beginLoad(text, model) {
     loadNumber++;
-    modelLoaded = false;
-    ui.facts.textContent = '';
-    setState('loading', text);
+    cancelDownload();
+    coming = model;
+    if (modelLoaded) {
+      ui.status.textContent = text;
+    } else {
+      setState('loading', text);
+    }
     return loadNumber;
   }
 
+  /** Hands the files to the worker, which drops the model in use; not while it writes a story. */
   function sendToEngine(model, modelName, tokenizer, tokenizerName) {
-    setState('loading', `Preparing ${modelName}…`);
-    worker.postMessage({type: 'load', model, modelName, tokenizer, tokenizerName}, [model, tokenizer]);
+    waitingLoad = {type: 'load', model, modelName, tokenizer, tokenizerName};
+    if (document.body.dataset.state !== 'generating') {
+      sendWaitingLoad();
+    }
+  }
+
+  function sendWaitingLoad() {
+    if (!waitingLoad) {
+      return;
+    }
+    const message = waitingLoad;
+    waitingLoad = null;
+    modelLoaded = false;
+    ui.facts.textContent = '';
+    ui.download.hidden = true;
+    setState('loading', `Preparing ${message.modelName}…`);
+    worker.postMessage(message, [message.model, message.tokenizer]);
   }
 
   function showFacts(info) {
@@ -233,8 +355,9 @@ function supportsWasmGc() {
 
   function showFilePicker() {
     ui.files.hidden = false;
-    ui.download.hidden = true;
-    setState(modelLoaded ? document.body.dataset.state : 'loading', 'Choose a model file and its tokenizer.');
+    cancelDownload();
+    setState(modelLoaded ? document.body.dataset.state : 'loading',
+        `Choose a model file and its tokenizer.${modelLoaded ? ` Until then, ${inUse.name} stays in use.` : ''}`);
   }
 
   // ---- Downloads: Cache Storage first, then the network ----------------------------------
@@ -244,10 +367,10 @@ function supportsWasmGc() {
    * browser) the bytes are streamed with progress and kept for the next visit; otherwise
    * (HtmlUnit) XMLHttpRequest fetches them.
    */
-  function downloadBytes(url, what, expectedBytes, onBytes, onError) {
+  function downloadBytes(url, what, expectedBytes, controller, onBytes, onError) {
     const cacheable = what !== null && typeof caches === 'object' && typeof fetch === 'function';
     if (!cacheable) {
-      downloadWithXhr(url, what, expectedBytes, onBytes, onError);
+      downloadWithXhr(url, what, expectedBytes, controller, onBytes, onError);
       return;
     }
     caches.open(CACHE_NAME)
@@ -258,16 +381,17 @@ function supportsWasmGc() {
               return buffer;
             });
           }
-          return streamDownload(url, what, expectedBytes).then((buffer) =>
+          return streamDownload(url, what, expectedBytes, controller).then((buffer) =>
             // Keep a copy before the buffer is handed (transferred) to the worker. Storage full
             // or refused: the model still works, it just downloads again next time.
-            cache.put(url, new Response(buffer)).catch(() => {}).then(() => buffer));
+            cache.put(url, new Response(buffer)).then(keepStorage, () => {}).then(() => buffer));
         }))
-        .then(onBytes, (failure) => onError(explainFailure(failure)));
+        .then(onBytes, (failure) => onError(failure && failure.name === 'AbortError' ? ABORTED : explainFailure(failure)));
   }
 
-  function streamDownload(url, what, expectedBytes) {
-    return fetch(url).then((response) => {
+  /** Streams the bytes in, with progress; an abort stops it, and nothing partial is kept. */
+  function streamDownload(url, what, expectedBytes, controller) {
+    return fetch(url, controller ? {signal: controller.signal} : {}).then((response) => {
       if (!response.ok) {
         throw new Error(`the server answered ${response.status} ${response.statusText}.`);
       }
@@ -310,8 +434,12 @@ function supportsWasmGc() {
     };
   }
 
-  function downloadWithXhr(url, what, expectedBytes, onBytes, onError) {
+  function downloadWithXhr(url, what, expectedBytes, controller, onBytes, onError) {
     const request = new XMLHttpRequest();
+    if (controller) {
+      controller.signal.addEventListener('abort', () => request.abort());
+    }
+    request.onabort = () => onError(ABORTED);
     request.open('GET', url);
     request.responseType = 'arraybuffer';
     request.onprogress = (event) => showProgress(what, event.loaded, event.lengthComputable ? event.total : expectedBytes);
@@ -326,6 +454,9 @@ function supportsWasmGc() {
     request.send();
   }
 
+  let progressStart = {};   // per file: when its download started, for speed and time left
+
+  /** "model 12.3 MB of 60.8 MB (20%) · 2.1 MB/s · 23 s left" */
   function showProgress(what, loaded, total, fromCache) {
     if (!what) {
       return;
@@ -337,8 +468,28 @@ function supportsWasmGc() {
     } else {
       ui.progress.removeAttribute('value');
     }
-    ui.progressText.textContent = `${fromCache ? 'From this browser\'s storage: ' : ''}${what} ${megabytes(loaded)}` +
-        (total > 0 ? ` of ${megabytes(total)}` : '');
+    if (fromCache) {
+      ui.progressText.textContent = `From this browser's storage: ${what} ${megabytes(loaded)}`;
+      return;
+    }
+    const now = Date.now();
+    if (loaded === 0 || !progressStart[what]) {
+      progressStart[what] = now;
+    }
+    const seconds = (now - progressStart[what]) / 1000;
+    const speed = seconds > 0.5 ? loaded / seconds : 0;
+    let text = `${what} ${megabytes(loaded)}`;
+    if (total > 0) {
+      text += ` of ${megabytes(total)} (${Math.floor(100 * Math.min(loaded, total) / total)}%)`;
+    }
+    if (speed > 0 && loaded < total) {
+      text += ` · ${megabytes(speed)}/s · ${duration((total - loaded) / speed)} left`;
+    }
+    ui.progressText.textContent = text;
+  }
+
+  function duration(seconds) {
+    return seconds < 90 ? `${Math.ceil(seconds)} s` : `${Math.ceil(seconds / 60)} min`;
   }
 
   // ---- Generating ------------------------------------------------------------------------
@@ -372,7 +523,11 @@ function supportsWasmGc() {
     ui.count.textContent = '0';
     ui.tokps.textContent = '0.0';
     ui.seedUsed.textContent = String(lastSeed);
+    ui.storyActions.hidden = true;
     setState('generating', 'Writing…');
+    ui.stop.focus({preventScroll: true});
+    following = true;
+    ui.output.scrollIntoView({block: 'nearest'});
     updateUrl();
     // The engine checks temperature, top-p and steps, and says which one is wrong.
     worker.postMessage({type: 'generate', prompt: ui.prompt.value, temperature: number(ui.temperature),
@@ -416,6 +571,77 @@ function supportsWasmGc() {
     }
   }
 
+  /** Keeps the end of the story in view while it grows, unless the visitor has scrolled away. */
+  function follow() {
+    if (!following) {
+      return;
+    }
+    const below = ui.output.getBoundingClientRect().bottom - window.innerHeight;
+    if (below > 0) {
+      autoScrolling = true;
+      window.scrollBy(0, below + 8);
+    }
+  }
+
+  let autoScrolling = false;
+
+  /** Scrolling up (by hand) stops the page from following the story; back at its end, it follows again. */
+  function watchScrolling() {
+    let lastY = window.scrollY;
+    window.addEventListener('scroll', () => {
+      if (autoScrolling) {
+        autoScrolling = false;
+      } else if (window.scrollY < lastY) {
+        following = false;
+      } else if (ui.output.getBoundingClientRect().bottom <= window.innerHeight) {
+        following = document.body.dataset.state === 'generating';
+      }
+      lastY = window.scrollY;
+    });
+  }
+
+  // ---- The story: copy, download, share, link ----------------------------------------------
+
+  function storyAsText() {
+    return ui.output.textContent;
+  }
+
+  function showStoryActions() {
+    ui.storyActions.hidden = storyAsText() === '';
+    const local = !inUse || inUse.id === null;
+    ui.permalink.hidden = local;
+    ui.noLink.hidden = !local;
+    ui.share.hidden = typeof navigator.share !== 'function';
+  }
+
+  function copyStory() {
+    if (!navigator.clipboard) {
+      ui.status.textContent = 'This browser does not let the page copy; select the story instead.';
+      return;
+    }
+    navigator.clipboard.writeText(storyAsText()).then(
+        () => { ui.status.textContent = 'The story is copied.'; },
+        () => { ui.status.textContent = 'Copying was refused; select the story instead.'; });
+  }
+
+  function saveStory() {
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(new Blob([storyAsText()], {type: 'text/plain;charset=utf-8'}));
+    link.download = 'story.txt';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+  }
+
+  function shareStory() {
+    const shared = {title: 'A story from llama2.java', text: storyAsText()};
+    if (!ui.permalink.hidden) {
+      shared.url = ui.permalink.href;
+    }
+    navigator.share(shared).catch(() => {}); // dismissed: nothing to say
+  }
+
   // ---- Settings in the URL -----------------------------------------------------------------
 
   function applySettingsFromUrl() {
@@ -431,18 +657,23 @@ function supportsWasmGc() {
     showMode();
   }
 
-  /** Puts the settings (with the seed actually used) in the address bar, so the link reproduces the story. */
+  /**
+   * The address bar keeps the settings as typed (a blank seed stays blank, so a reload stays
+   * random); "Link to this story" adds the seed actually used and run=1, so it writes the same
+   * story when opened.
+   */
   function updateUrl() {
     const params = new URLSearchParams();
-    if (currentModelId) {
-      params.set('model', currentModelId);
+    const model = coming && coming.id !== null ? coming.id : inUse && inUse.id;
+    if (model) {
+      params.set('model', model);
     }
     params.set('prompt', ui.prompt.value);
     params.set('temperature', ui.temperature.value);
     params.set('topp', ui.topp.value);
     params.set('steps', ui.steps.value);
-    if (lastSeed !== null) {
-      params.set('seed', String(lastSeed));
+    if (ui.seed.value.trim() !== '') {
+      params.set('seed', ui.seed.value.trim());
     }
     if (ui.modeChat.checked) {
       params.set('mode', 'chat');
@@ -450,9 +681,12 @@ function supportsWasmGc() {
     if (query.has('engine')) {
       params.set('engine', query.get('engine'));
     }
-    const link = `${location.pathname}?${params}`;
-    ui.permalink.href = link;
-    history.replaceState(null, '', link);
+    history.replaceState(null, '', `${location.pathname}?${params}`);
+    if (lastSeed !== null) {
+      params.set('seed', String(lastSeed));
+      params.set('run', '1');
+      ui.permalink.href = `${location.pathname}?${params}`;
+    }
   }
 
   // ---- Controls -------------------------------------------------------------------------
@@ -460,14 +694,27 @@ function supportsWasmGc() {
   function bindControls() {
     ui.generate.addEventListener('click', generate);
     ui.stop.addEventListener('click', stop);
+    ui.cancel.addEventListener('click', cancelDownload);
+    ui.copy.addEventListener('click', copyStory);
+    ui.save.addEventListener('click', saveStory);
+    ui.share.addEventListener('click', shareStory);
     document.addEventListener('keydown', (event) => {
-      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
-        event.preventDefault();
+      const inField = event.target && /^(INPUT|TEXTAREA)$/.test(event.target.tagName) && event.target.type !== 'file'
+          && event.target !== ui.system;
+      if (event.key === 'Enter' && (event.ctrlKey || event.metaKey || (inField && !event.shiftKey))) {
+        event.preventDefault(); // Enter in a field generates; Shift+Enter is a new line in the prompt
         generate();
       } else if (event.key === 'Escape') {
         stop();
       }
     });
+    ui.chatOk.addEventListener('change', () => {
+      if (inUse && inUse.id === null) {
+        inUse.chat = ui.chatOk.checked;
+        showModelInUse();
+      }
+    });
+    watchScrolling();
     ui.model.addEventListener('change', () => {
       if (ui.model.value === FILES_CHOICE) {
         showFilePicker();
@@ -475,10 +722,17 @@ function supportsWasmGc() {
       }
       ui.files.hidden = true;
       const entry = findModel(ui.model.value);
-      if (entry) {
+      if (entry && inUse && inUse.id === entry.id) {
+        cancelDownload(); // back to the model in use: nothing to download
+        loadNumber++;
+        ui.download.hidden = true;
+        coming = null;
+        setState(document.body.dataset.state === 'loading' ? 'ready' : document.body.dataset.state,
+            `Using ${entry.name}.`);
+      } else if (entry) {
         loadFromManifest(entry);
-        updateUrl();
       }
+      updateUrl();
     });
     ui.modelFile.addEventListener('change', () => {
       localFiles.model = ui.modelFile.files[0] || null;
@@ -525,7 +779,7 @@ function supportsWasmGc() {
         return;
       }
       ui.model.value = FILES_CHOICE;
-      ui.files.hidden = false;
+      showFilePicker();
       assignDroppedFiles(dropped);
       loadLocalFiles();
     });
@@ -561,15 +815,21 @@ function supportsWasmGc() {
    * last, so whoever sees the new state also sees the buttons and status that go with it.
    */
   function setState(state, text) {
+    const wasGenerating = document.body.dataset.state === 'generating';
     ui.status.textContent = text;
     ui.generate.disabled = !modelLoaded || state === 'generating' || state === 'loading';
     ui.stop.disabled = state !== 'generating';
-    ui.model.disabled = state === 'generating';
+    ui.output.setAttribute('aria-busy', String(state === 'generating'));
     document.body.dataset.state = state;
+    if (wasGenerating && state !== 'generating' && (document.activeElement === ui.stop || document.activeElement === document.body)) {
+      ui.generate.focus({preventScroll: true}); // back where the visitor started
+    }
   }
 
+  /** Errors are said in #status, brought into view: it sits by the controls that cause them. */
   function fail(text) {
     setState('error', text);
+    ui.status.scrollIntoView({block: 'nearest'});
   }
 
   function explainFailure(failure) {

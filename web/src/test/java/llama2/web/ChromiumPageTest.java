@@ -92,7 +92,7 @@ class ChromiumPageTest {
         browser.element("model-file").sendKeys(model.toRealPath().toString());
         browser.element("tokenizer-file").sendKeys(tokenizer.toRealPath().toString());
         new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), LOAD)
-                .until(d -> browser.element("facts").getText().contains("vocabulary 512"));
+                .until(d -> browser.element("facts").getAttribute("textContent").contains("vocabulary 512"));
         browser.awaitReady(LOAD);
 
         assertEquals(Reference.join(golden.ids()), generate());

@@ -36,7 +36,7 @@ class HtmlUnitPageTest {
     static void serveSiteWithTestModels() throws IOException {
         new TestModels(overlay)
                 .addRandom("tiny", TINY, 1)
-                .addRandom("long", LONG, 0)
+                .addChatRandom("long", LONG, 0)
                 .addMarkup("markup", TINY)
                 .addTruncated("broken", TINY)
                 .writeManifest();
@@ -99,7 +99,9 @@ class HtmlUnitPageTest {
         browser.awaitState(120, "done", "error");
         String used = browser.element("seed-used").getTextContent();
         assertTrue(used.matches("\\d+"), "a random seed is shown: " + used);
-        assertTrue(browser.page().getUrl().toString().contains("seed=" + used), "and put in the link");
+        assertTrue(browser.element("permalink").getAttribute("href").contains("seed=" + used), "and put in the link");
+        assertFalse(browser.page().getUrl().toString().contains("seed=" + used),
+                "but not in the address bar: a reload draws a new one");
     }
 
     @Test

@@ -30,6 +30,7 @@ public final class DevServer implements AutoCloseable {
             Map.entry("js", "text/javascript; charset=utf-8"),
             Map.entry("mjs", "text/javascript; charset=utf-8"),
             Map.entry("json", "application/json; charset=utf-8"),
+            Map.entry("webmanifest", "application/manifest+json; charset=utf-8"),
             Map.entry("wasm", "application/wasm"),
             Map.entry("bin", "application/octet-stream"),
             Map.entry("png", "image/png"),
@@ -49,8 +50,13 @@ public final class DevServer implements AutoCloseable {
      * @param port 0 picks a free port
      */
     public DevServer(int port, List<Path> roots) throws IOException {
+        this("127.0.0.1", port, roots);
+    }
+
+    /** As above, on {@code host}: "0.0.0.0" lets a phone on the same network open the page. */
+    public DevServer(String host, int port, List<Path> roots) throws IOException {
         this.roots = roots.stream().map(root -> root.toAbsolutePath().normalize()).toList();
-        this.server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
+        this.server = HttpServer.create(new InetSocketAddress(host, port), 0);
         server.createContext("/", this::handle);
         server.start();
     }
@@ -141,10 +147,10 @@ public final class DevServer implements AutoCloseable {
         }
     }
 
-    /** {@code DevServer <folder> [port]}: serves the folder until the process is stopped. */
+    /** {@code DevServer <folder> [port] [host]}: serves the folder until the process is stopped. */
     public static void main(String[] args) throws IOException {
-        if (args.length < 1 || args.length > 2) {
-            System.err.println("usage: DevServer <site folder> [port, default 8080]");
+        if (args.length < 1 || args.length > 3) {
+            System.err.println("usage: DevServer <site folder> [port, default 8080] [host, default 127.0.0.1]");
             System.exit(2);
         }
         Path site = Path.of(args[0]);
@@ -153,16 +159,18 @@ public final class DevServer implements AutoCloseable {
                     + ": build the site first (mvn -pl web -am package -DskipTests).");
             System.exit(1);
         }
-        int port = args.length == 2 ? Integer.parseInt(args[1]) : 8080;
+        int port = args.length >= 2 ? Integer.parseInt(args[1]) : 8080;
+        String host = args.length == 3 ? args[2] : "127.0.0.1";
         DevServer server;
         try {
-            server = new DevServer(port, List.of(site));
+            server = new DevServer(host, port, List.of(site));
         } catch (java.net.BindException e) {
             System.err.println("Port " + port + " is already in use; pass another port, e.g. 8081.");
             System.exit(1);
             return;
         }
         System.out.println("Serving " + site.toAbsolutePath() + " at " + server.url()
+                + (host.equals("127.0.0.1") ? "" : " (and on this machine's addresses, listening on " + host + ")")
                 + "  (Ctrl+C stops)");
     }
 }

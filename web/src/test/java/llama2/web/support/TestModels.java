@@ -32,6 +32,14 @@ public final class TestModels {
         return list(id);
     }
 
+    /** As {@link #addRandom}, listed with {@code "chat": true}, so the page offers chat mode. */
+    public TestModels addChatRandom(String id, Config config, int version) throws IOException {
+        addRandom(id, config, version);
+        String entry = entries.remove(entries.size() - 1);
+        entries.add(entry.substring(0, entry.length() - 1) + ", \"chat\": true}");
+        return this;
+    }
+
     /** A model whose tokenizer turns every sampled token into HTML that would run script if parsed. */
     public TestModels addMarkup(String id, Config config) throws IOException {
         writeModel(id, Weights.random(config, 5), 1);
