@@ -42,7 +42,7 @@ public final class Generation {
     public static void checkSteps(double steps) {
         if (!(steps >= 0) || steps != Math.floor(steps)) {
             String found = steps == Math.rint(steps) && !Double.isInfinite(steps)
-                    ? Long.toString((long) steps) : Double.toString(steps);
+                    ? Long.toString((long) steps) : Float.toString((float) steps);
             throw new BadInputException("steps must be a whole number, 0 or more (0 means the model's whole context), found "
                     + found);
         }

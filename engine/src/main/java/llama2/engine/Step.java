@@ -11,17 +11,23 @@ public record Step(int token, int position, String text, End end) {
     /** Why a story or an assistant's turn ended. */
     public enum End {
         /** The {@code steps} positions are done (run.c's {@code -n}). */
-        STEPS,
+        STEPS("steps"),
         /** The model sampled BOS: it ended the story. */
-        BOS,
+        BOS("bos"),
         /** Chat: the assistant ended its turn; the user may answer. */
-        TURN,
+        TURN("turn"),
         /** Chat: the conversation has used the model's whole context. */
-        CONTEXT;
+        CONTEXT("context");
 
-        /** The lower-case name the worker protocol uses: "steps", "bos", "turn", "context". */
+        private final String word;
+
+        End(String word) {
+            this.word = word;
+        }
+
+        /** The name the worker protocol uses (spelled out: the browser build has no locale tables). */
         public String word() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return word;
         }
     }
 
