@@ -44,8 +44,12 @@ function isShell(path) {
 
 /**
  * The shell's stored copy if there is one, else the network. The query string is ignored
- * (index.html?model=… is index.html, worker.js?engine=wasm is worker.js).
+ * (index.html?model=… is index.html, worker.js?engine=js is worker.js), and the copy is answered
+ * as a new response, which carries no URL of its own: the page and the worker then keep the one
+ * they asked for, query included, and read their settings from it.
  */
 function respond(request) {
-  return caches.match(request, {ignoreSearch: true}).then((stored) => stored || fetch(request));
+  return caches.match(request, {ignoreSearch: true}).then((stored) => stored
+      ? new Response(stored.body, {status: stored.status, statusText: stored.statusText, headers: stored.headers})
+      : fetch(request));
 }

@@ -143,6 +143,7 @@ class ChromiumPageTest {
         browser.awaitReady(LOAD);
         int downloads = server.requests(model);
 
+        browser.element("advanced").findElement(org.openqa.selenium.By.tagName("summary")).click();
         browser.element("clear-cache").click();
         new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), LOAD)
                 .until(d -> browser.element("status").getText().startsWith("Downloaded models forgotten"));

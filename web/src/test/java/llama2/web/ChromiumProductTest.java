@@ -142,6 +142,9 @@ class ChromiumProductTest {
     void cancellingADownloadAbortsItAndKeepsNothing() {
         browser.open(server.url());
         browser.awaitReady(LOAD);
+        browser.driver().manage().timeouts().scriptTimeout(LOAD);
+        ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeAsyncScript( // another test may have stored it
+                "const done = arguments[arguments.length - 1]; caches.delete('llama2-models-v1').then(() => done(true));");
         cdp("Network.enable", Map.of());
         cdp("Network.emulateNetworkConditions", Map.of("offline", false, "latency", 20,
                 "downloadThroughput", 1_000_000, "uploadThroughput", -1));
@@ -250,8 +253,10 @@ class ChromiumProductTest {
                 "downloadThroughput", -1, "uploadThroughput", -1));
         browser.driver().navigate().refresh();
         browser.awaitReady(LOAD);
+        assertTrue(browser.driver().getCurrentUrl().contains("steps=12"), "the address keeps its settings offline");
         browser.element("generate").click();
         assertEquals("done", browser.awaitState(GENERATE, "done", "error"), browser.element("status").getText());
+        assertEquals(13, browser.element("output").getAttribute("data-ids").split(" ").length, "steps=12 was read");
     }
 
     @Test
