@@ -11,6 +11,7 @@ import llama2.engine.Sampler;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
 import llama2.engine.Weights;
+import llama2.jvm.FastKernels;
 import llama2.jvm.ThreadedShards;
 
 /**
@@ -48,11 +49,14 @@ final class BenchCommand {
         if (tokens < 2) {
             throw new BadInputException("--tokens must be at least 2, found " + tokens);
         }
+        out.printf("kernels: %s%n", FastKernels.AVAILABLE ? "SIMD (jdk.incubator.vector)"
+                : "portable (start java with --add-modules jdk.incubator.vector for SIMD)");
         out.printf("%-6s %-18s %7s %10s %10s%n", "shape", "format", "threads", "tok/s", "ms/token");
         for (Shape shape : shapes) {
-            Weights weights = Weights.random(shape.config(), 42);
+            Weights portable = Weights.random(shape.config(), 42);
             int groupSize = Checkpoint.defaultGroupSize(shape.config());
-            Weights quantized = weights.quantized(groupSize);
+            Weights weights = FastKernels.of(portable);
+            Weights quantized = FastKernels.of(portable.quantized(groupSize));
             for (int threads : threadCounts) {
                 report(out, shape, "fp32", weights, threads, tokens);
                 report(out, shape, "Q8_0 (group " + groupSize + ")", quantized, threads, tokens);

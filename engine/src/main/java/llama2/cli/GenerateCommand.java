@@ -14,6 +14,7 @@ import llama2.engine.Sampler;
 import llama2.engine.Step;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
+import llama2.jvm.FastKernels;
 import llama2.jvm.ThreadedShards;
 
 /** {@code <checkpoint> [-t -p -s -n -i -z -m -y --ids]}: llama2.c's run, flag for flag. */
@@ -79,7 +80,7 @@ final class GenerateCommand {
         int vocabSize = checkpoint.config().vocabSize();
         Tokenizer tokenizer = Main.readTokenizer(tokenizerPath, vocabSize);
         Sampler sampler = new Sampler(vocabSize, temperature, topp, seed);
-        try (ThreadedShards shards = new ThreadedShards(checkpoint.weights(), threads)) {
+        try (ThreadedShards shards = new ThreadedShards(FastKernels.of(checkpoint.weights()), threads)) {
             Transformer transformer = shards.transformer();
             if (mode.equals("chat")) {
                 chat(transformer, tokenizer, sampler, out);

@@ -9,7 +9,7 @@ package llama2.engine;
  */
 public final class FloatMatrix implements Matrix {
     /** Rows per block: sixteen sums fill the registers of a 64-bit CPU. */
-    private static final int BLOCK = 16;
+    public static final int BLOCK = 16;
 
     private final int rows;
     private final int cols;
@@ -44,6 +44,18 @@ public final class FloatMatrix implements Matrix {
     @Override
     public int cols() {
         return cols;
+    }
+
+    /**
+     * The stored array itself, for kernels outside the core: rows {@code [0, blockedRows())} in
+     * blocks of {@link #BLOCK} rows stored column by column, then the other rows row-major.
+     */
+    public float[] blockedValues() {
+        return blocked;
+    }
+
+    public int blockedRows() {
+        return blockedRows;
     }
 
     /** The weights, row-major: a new array. */

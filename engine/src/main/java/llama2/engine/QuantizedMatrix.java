@@ -14,7 +14,7 @@ package llama2.engine;
  */
 public final class QuantizedMatrix implements Matrix {
     /** Rows per block: eight int and eight float sums fit the registers of a 64-bit CPU. */
-    private static final int BLOCK = 8;
+    public static final int BLOCK = 8;
 
     private final int rows;
     private final int cols;
@@ -80,6 +80,18 @@ public final class QuantizedMatrix implements Matrix {
 
     public int groupSize() {
         return groupSize;
+    }
+
+    /**
+     * The stored int8 array itself, for kernels outside the core: rows {@code [0, blockedRows())}
+     * in blocks of {@link #BLOCK} rows stored column by column, then the other rows row-major.
+     */
+    public byte[] blockedValues() {
+        return blocked;
+    }
+
+    public int blockedRows() {
+        return blockedRows;
     }
 
     /** The int8 values, row-major: a new array. */

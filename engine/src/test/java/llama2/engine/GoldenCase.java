@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
+import llama2.jvm.FastKernels;
 import llama2.jvm.ThreadedShards;
 
 /** One line of {@code golden/generate.tsv}: a run of the reference and the ids it walked. */
@@ -57,17 +58,20 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
         return out.toString();
     }
 
-    /** The ids this engine produces for the case. */
+    /** The ids this engine (the portable core) produces for the case. */
     public int[] generate() {
-        return generate(1);
+        Checkpoint checkpoint = Shared.checkpoint(model);
+        Tokenizer tok = Shared.tokenizer(tokenizer, checkpoint.config().vocabSize());
+        Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
+        return run(new Generation(new Transformer(checkpoint.weights()), tok, sampler, prompt, steps));
     }
 
-    /** The ids this engine produces for the case with the model split into {@code shards} threads. */
+    /** The ids the CLI's way produces: SIMD kernels where available, the model in {@code shards} threads. */
     public int[] generate(int shards) {
         Checkpoint checkpoint = Shared.checkpoint(model);
         Tokenizer tok = Shared.tokenizer(tokenizer, checkpoint.config().vocabSize());
         Sampler sampler = new Sampler(checkpoint.config().vocabSize(), temperature, topp, seed);
-        try (ThreadedShards threads = new ThreadedShards(checkpoint.weights(), shards)) {
+        try (ThreadedShards threads = new ThreadedShards(FastKernels.of(checkpoint.weights()), shards)) {
             return run(new Generation(threads.transformer(), tok, sampler, prompt, steps));
         }
     }

@@ -1,0 +1,39 @@
+package llama2.jvm;
+
+import llama2.engine.Matrix;
+import llama2.engine.Weights;
+
+/**
+ * The CLI's SIMD kernels, when the JVM was started with {@code --add-modules jdk.incubator.vector}
+ * (the CLI starts itself so): every matrix of a model swapped for its {@link VectorMatrices}
+ * twin, which gives the same bits. Without the module the portable kernels run.
+ */
+public final class FastKernels {
+    /** Whether the vector module is present (then, and only then, VectorMatrices may be loaded). */
+    public static final boolean AVAILABLE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()
+            && VectorMatrices.supported();
+
+    private FastKernels() {
+    }
+
+    /** {@code weights} with SIMD matrices where available, else {@code weights} itself. */
+    public static Weights of(Weights weights) {
+        if (!AVAILABLE) {
+            return weights;
+        }
+        Matrix embedding = VectorMatrices.of(weights.tokenEmbedding());
+        return new Weights(weights.config(), embedding,
+                weights.rmsAtt(), all(weights.wq()), all(weights.wk()), all(weights.wv()), all(weights.wo()),
+                weights.rmsFfn(), all(weights.w1()), all(weights.w2()), all(weights.w3()),
+                weights.rmsFinal(),
+                weights.config().sharedClassifier() ? embedding : VectorMatrices.of(weights.classifier()));
+    }
+
+    private static Matrix[] all(Matrix[] layers) {
+        Matrix[] out = new Matrix[layers.length];
+        for (int l = 0; l < layers.length; l++) {
+            out[l] = VectorMatrices.of(layers[l]);
+        }
+        return out;
+    }
+}

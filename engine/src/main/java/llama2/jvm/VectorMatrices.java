@@ -1,0 +1,233 @@
+package llama2.jvm;
+
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import llama2.engine.FloatMatrix;
+import llama2.engine.Input;
+import llama2.engine.Matrix;
+import llama2.engine.QuantizedMatrix;
+
+/**
+ * SIMD versions of the core's two matrices (jdk.incubator.vector, JVM only), the same bits as
+ * the portable kernels, which stay the reference and handle the rows outside whole blocks.
+ * fp32: lanes run across the rows of a block, so each row is still one sum with j ascending
+ * (a multiply, then an add: no fused multiply-add). Q8_0: lanes across rows too; the int sums of a
+ * group are exact, and the float step per group is the portable one, lane by lane. Written for
+ * eight-lane vectors (256 bits), what the JVM prefers on x86-64 with AVX2 or AVX-512.
+ */
+final class VectorMatrices {
+    static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_256;
+    static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
+    static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_64;
+
+    private VectorMatrices() {
+    }
+
+    /** True when this JVM runs eight-lane vectors natively. */
+    static boolean supported() {
+        return FloatVector.SPECIES_PREFERRED.length() >= 8;
+    }
+
+    static Matrix of(Matrix m) {
+        if (m instanceof FloatMatrix f) {
+            return new Float32(f);
+        }
+        if (m instanceof QuantizedMatrix q) {
+            return new Q8(q);
+        }
+        return m;
+    }
+
+    /** Whole blocks of {@code block} rows among [from, to): [first, end); the edges go to the portable kernel. */
+    private static int firstBlock(int from, int block, int blockedRows) {
+        return Math.min((from + block - 1) / block * block, blockedRows);
+    }
+
+    private static int endBlocks(int first, int to, int block, int blockedRows) {
+        return Math.max(first, Math.min(to - to % block, blockedRows));
+    }
+
+    static final class Float32 implements Matrix {
+        private static final int BLOCK = FloatMatrix.BLOCK; // two vectors of eight lanes
+        private final FloatMatrix portable;
+        private final float[] w;
+        private final int cols;
+
+        Float32(FloatMatrix portable) {
+            this.portable = portable;
+            this.w = portable.blockedValues();
+            this.cols = portable.cols();
+        }
+
+        @Override
+        public int rows() {
+            return portable.rows();
+        }
+
+        @Override
+        public int cols() {
+            return cols;
+        }
+
+        @Override
+        public void copyRow(int row, float[] out) {
+            portable.copyRow(row, out);
+        }
+
+        @Override
+        public void multiply(Input input, float[] out, int from, int to) {
+            int first = firstBlock(from, BLOCK, portable.blockedRows());
+            int end = endBlocks(first, to, BLOCK, portable.blockedRows());
+            portable.multiply(input, out, from, Math.min(first, to));
+            float[] x = input.values();
+            int i = first;
+            for (; i + 2 * BLOCK <= end; i += 2 * BLOCK) {
+                twoBlocks(x, out, i);
+            }
+            if (i < end) {
+                oneBlock(x, out, i);
+            }
+            portable.multiply(input, out, Math.max(end, from), to);
+        }
+
+        /** Rows [i, i + 32): four sums of eight rows in flight. */
+        private void twoBlocks(float[] x, float[] out, int i) {
+            int n = cols;
+            int p = i * n;
+            int q = p + BLOCK * n;
+            FloatVector a0 = FloatVector.zero(FLOATS), a1 = a0, b0 = a0, b1 = a0;
+            for (int j = 0; j < n; j++, p += BLOCK, q += BLOCK) {
+                FloatVector xj = FloatVector.broadcast(FLOATS, x[j]);
+                a0 = a0.add(FloatVector.fromArray(FLOATS, w, p).mul(xj));
+                a1 = a1.add(FloatVector.fromArray(FLOATS, w, p + 8).mul(xj));
+                b0 = b0.add(FloatVector.fromArray(FLOATS, w, q).mul(xj));
+                b1 = b1.add(FloatVector.fromArray(FLOATS, w, q + 8).mul(xj));
+            }
+            a0.intoArray(out, i);
+            a1.intoArray(out, i + 8);
+            b0.intoArray(out, i + 16);
+            b1.intoArray(out, i + 24);
+        }
+
+        private void oneBlock(float[] x, float[] out, int i) {
+            int n = cols;
+            int p = i * n;
+            FloatVector a0 = FloatVector.zero(FLOATS), a1 = a0;
+            for (int j = 0; j < n; j++, p += BLOCK) {
+                FloatVector xj = FloatVector.broadcast(FLOATS, x[j]);
+                a0 = a0.add(FloatVector.fromArray(FLOATS, w, p).mul(xj));
+                a1 = a1.add(FloatVector.fromArray(FLOATS, w, p + 8).mul(xj));
+            }
+            a0.intoArray(out, i);
+            a1.intoArray(out, i + 8);
+        }
+    }
+
+    static final class Q8 implements Matrix {
+        private static final int BLOCK = QuantizedMatrix.BLOCK; // one vector of eight lanes
+        private final QuantizedMatrix portable;
+        private final byte[] w;
+        private final float[] scales;
+        private final int cols;
+        private final int groupSize;
+        private final int[] rowStride; // lane r reads the scale of row r: offsets r * groups
+
+        Q8(QuantizedMatrix portable) {
+            this.portable = portable;
+            this.w = portable.blockedValues();
+            this.scales = portable.scales();
+            this.cols = portable.cols();
+            this.groupSize = portable.groupSize();
+            int groups = cols / groupSize;
+            rowStride = new int[BLOCK];
+            for (int r = 0; r < BLOCK; r++) {
+                rowStride[r] = r * groups;
+            }
+        }
+
+        @Override
+        public int rows() {
+            return portable.rows();
+        }
+
+        @Override
+        public int cols() {
+            return cols;
+        }
+
+        @Override
+        public void copyRow(int row, float[] out) {
+            portable.copyRow(row, out);
+        }
+
+        @Override
+        public void multiply(Input input, float[] out, int from, int to) {
+            int first = firstBlock(from, BLOCK, portable.blockedRows());
+            int end = endBlocks(first, to, BLOCK, portable.blockedRows());
+            portable.multiply(input, out, from, Math.min(first, to));
+            byte[] xq = input.quantized(groupSize);
+            float[] xs = input.scales();
+            int i = first;
+            for (; i + 2 * BLOCK <= end; i += 2 * BLOCK) {
+                twoBlocks(xq, xs, out, i);
+            }
+            if (i < end) {
+                oneBlock(xq, xs, out, i);
+            }
+            portable.multiply(input, out, Math.max(end, from), to);
+        }
+
+        /** Rows [i, i + 16): per group, two exact int sums of eight rows, then runq.c's float step per row. */
+        private void twoBlocks(byte[] xq, float[] xs, float[] out, int i) {
+            int gs = groupSize;
+            int groups = cols / gs;
+            int p = i * cols;
+            int q = p + BLOCK * cols;
+            FloatVector va = FloatVector.zero(FLOATS), vb = va;
+            for (int g = 0; g < groups; g++) {
+                IntVector sa = IntVector.zero(INTS), sb = sa;
+                for (int k = g * gs, end = k + gs; k < end; k++, p += BLOCK, q += BLOCK) {
+                    IntVector xk = IntVector.broadcast(INTS, xq[k]);
+                    sa = sa.add(bytesAt(p).mul(xk));
+                    sb = sb.add(bytesAt(q).mul(xk));
+                }
+                FloatVector x = FloatVector.broadcast(FLOATS, xs[g]);
+                va = va.add(toFloats(sa).mul(rowScales(i, groups, g)).mul(x));
+                vb = vb.add(toFloats(sb).mul(rowScales(i + BLOCK, groups, g)).mul(x));
+            }
+            va.intoArray(out, i);
+            vb.intoArray(out, i + BLOCK);
+        }
+
+        private void oneBlock(byte[] xq, float[] xs, float[] out, int i) {
+            int gs = groupSize;
+            int groups = cols / gs;
+            int p = i * cols;
+            FloatVector va = FloatVector.zero(FLOATS);
+            for (int g = 0; g < groups; g++) {
+                IntVector sa = IntVector.zero(INTS);
+                for (int k = g * gs, end = k + gs; k < end; k++, p += BLOCK) {
+                    sa = sa.add(bytesAt(p).mul(IntVector.broadcast(INTS, xq[k])));
+                }
+                va = va.add(toFloats(sa).mul(rowScales(i, groups, g)).mul(FloatVector.broadcast(FLOATS, xs[g])));
+            }
+            va.intoArray(out, i);
+        }
+
+        private IntVector bytesAt(int p) {
+            return (IntVector) ByteVector.fromArray(BYTES, w, p).convertShape(VectorOperators.B2I, INTS, 0);
+        }
+
+        private static FloatVector toFloats(IntVector v) {
+            return (FloatVector) v.convertShape(VectorOperators.I2F, FLOATS, 0);
+        }
+
+        /** The scales of group g of the eight rows from row i. */
+        private FloatVector rowScales(int i, int groups, int g) {
+            return FloatVector.fromArray(FLOATS, scales, i * groups + g, rowStride, 0);
+        }
+    }
+}
