@@ -39,14 +39,27 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
 
     /** As {@link #read(ByteBuffer)}, with {@code source} (a file name) naming it in errors. */
     public static Checkpoint read(ByteBuffer file, String source) {
-        LittleEndianReader in = new LittleEndianReader(file, source);
-        if (in.size() < LEGACY_HEADER_BYTES) {
-            throw new BadInputException(source + ": " + in.size() + " bytes is too short for a checkpoint header");
+        CheckpointLoader loader = new CheckpointLoader(file.remaining(), source, false);
+        loader.accept(file);
+        return loader.finish();
+    }
+
+    /** What a header says: format, Q8_0 group size, shape, and where the tensors start. */
+    record Header(int version, int groupSize, Config config, int tensorsStart) {}
+
+    /**
+     * Reads the header from the first {@code min(256, size)} bytes of a file of {@code size} bytes
+     * and checks that size against it.
+     */
+    static Header readHeader(ByteBuffer start, long size, String source) {
+        LittleEndianReader in = new LittleEndianReader(start, source);
+        if (size < LEGACY_HEADER_BYTES) {
+            throw new BadInputException(source + ": " + size + " bytes is too short for a checkpoint header");
         }
         int first = in.readInt("magic");
         if (first != MAGIC) {
             in.seek(0);
-            return readLegacy(in, source);
+            return readLegacyHeader(in, size, source);
         }
         int version = in.readInt("version");
         if (version != 1 && version != 2) {
@@ -57,17 +70,15 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
         if (version == 2) {
             checkGroupSize(config, groupSize, source);
         }
-        expectSize(in, source, version, groupSize, config);
-        in.seek(HEADER_BYTES);
-        TensorReader tensors = new TensorReader(in, config, groupSize);
-        return new Checkpoint(version, groupSize, tensors.readVersioned());
+        expectSize(size, source, version, groupSize, config);
+        return new Header(version, groupSize, config, HEADER_BYTES);
     }
 
     /**
      * A version 0 file has no magic number, so any file without one is read as version 0; when
      * that header makes no sense, the message says both things.
      */
-    private static Checkpoint readLegacy(LittleEndianReader in, String source) {
+    private static Header readLegacyHeader(LittleEndianReader in, long size, String source) {
         Config config;
         try {
             config = readConfig(in, source, false);
@@ -77,8 +88,8 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
             throw new BadInputException(source + ": not a llama2.c checkpoint: no magic 0x" + Integer.toHexString(MAGIC)
                     + " (found 0x" + Integer.toHexString(in.readInt("magic")) + "), and as a version 0 header: " + detail);
         }
-        expectSize(in, source, 0, 0, config);
-        return new Checkpoint(0, 0, new TensorReader(in, config, 0).readLegacy());
+        expectSize(size, source, 0, 0, config);
+        return new Header(0, 0, config, LEGACY_HEADER_BYTES);
     }
 
     /**
@@ -127,10 +138,10 @@ public record Checkpoint(int version, int groupSize, Weights weights) {
         return gs;
     }
 
-    private static void expectSize(LittleEndianReader in, String source, int version, int groupSize, Config config) {
+    private static void expectSize(long size, String source, int version, int groupSize, Config config) {
         long expected = fileSize(config, version, groupSize);
-        if (in.size() != expected) {
-            throw new BadInputException(source + ": size " + in.size() + " bytes does not match the header (version "
+        if (size != expected) {
+            throw new BadInputException(source + ": size " + size + " bytes does not match the header (version "
                     + version + ", dim " + config.dim() + ", hidden_dim " + config.hiddenDim() + ", n_layers "
                     + config.nLayers() + ", vocab_size " + config.vocabSize() + "): expected " + expected + " bytes");
         }

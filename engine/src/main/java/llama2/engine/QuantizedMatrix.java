@@ -57,15 +57,20 @@ public final class QuantizedMatrix implements Matrix {
         float[] w = m.values();
         byte[] q = new byte[w.length];
         float[] s = new float[w.length / groupSize];
-        for (int g = 0; g < s.length; g++) {
-            int start = g * groupSize;
+        quantizeGroups(w, 0, w.length, groupSize, q, 0, s, 0);
+        return new QuantizedMatrix(m.rows(), m.cols(), groupSize, q, s);
+    }
+
+    /** The exporter's rule for {@code count} weights from {@code w[from]}, group after group, into q and s. */
+    static void quantizeGroups(float[] w, int from, int count, int groupSize, byte[] q, int qFrom, float[] s, int sFrom) {
+        for (int g = 0; g < count / groupSize; g++) {
+            int start = from + g * groupSize;
             float scale = maxAbs(w, start, groupSize) / 127f;
-            s[g] = scale;
-            for (int i = start; i < start + groupSize; i++) {
-                q[i] = scale == 0f ? 0 : (byte) Math.rint(w[i] / scale);
+            s[sFrom + g] = scale;
+            for (int i = 0; i < groupSize; i++) {
+                q[qFrom + g * groupSize + i] = scale == 0f ? 0 : (byte) Math.rint(w[start + i] / scale);
             }
         }
-        return new QuantizedMatrix(m.rows(), m.cols(), groupSize, q, s);
     }
 
     @Override

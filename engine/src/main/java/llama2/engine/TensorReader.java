@@ -1,78 +1,310 @@
 package llama2.engine;
 
-/** Reads the tensors of a checkpoint whose header and size have been checked. */
-final class TensorReader {
-    private final LittleEndianReader in;
-    private final Config c;
-    private final int groupSize;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
 
-    TensorReader(LittleEndianReader in, Config config, int groupSize) {
-        this.in = in;
+/**
+ * Reads the tensors of a checkpoint whose header and size have been checked, from bytes that
+ * arrive in chunks of any size: each tensor goes straight into its own array, so a caller can
+ * drop every chunk once {@link #accept} returns. With {@code quantizeGroupSize > 0}, float
+ * matrices become Q8_0 row by row as they arrive ({@link QuantizedMatrix#quantizeGroups}, what
+ * {@code quantize} writes), so a whole fp32 matrix never exists.
+ */
+final class TensorReader {
+    private final Config c;
+    private final int groupSize;          // of the file's Q8_0 matrices, 0 for fp32
+    private final int quantizeGroupSize;  // quantize float matrices on load, 0 to keep them
+    private final List<Part> parts = new ArrayList<>();
+    private int next;                     // the part being filled
+    private final byte[] carry = new byte[4];  // a float split between two chunks
+    private int carried;
+
+    // The tensors, as they complete.
+    private Matrix embedding;
+    private Matrix classifier;
+    private final float[][] rmsAtt;
+    private final float[][] rmsFfn;
+    private float[] rmsFinal;
+    private final Matrix[] wq, wk, wv, wo, w1, w2, w3;
+
+    TensorReader(Config config, int version, int groupSize, int quantizeGroupSize) {
         this.c = config;
         this.groupSize = groupSize;
+        this.quantizeGroupSize = groupSize == 0 ? quantizeGroupSize : 0;
+        int n = c.nLayers();
+        rmsAtt = new float[n][];
+        rmsFfn = new float[n][];
+        wq = new Matrix[n];
+        wk = new Matrix[n];
+        wv = new Matrix[n];
+        wo = new Matrix[n];
+        w1 = new Matrix[n];
+        w2 = new Matrix[n];
+        w3 = new Matrix[n];
+        if (version == 0) {
+            planLegacy();
+        } else {
+            planVersioned();
+        }
     }
 
     /** Version 0: embedding, then per kind all layers, then two unused RoPE tables, then wcls. */
-    Weights readLegacy() {
+    private void planLegacy() {
         int d = c.dim(), h = c.hiddenDim(), kv = c.kvDim();
-        Matrix embedding = matrix(c.vocabSize(), d, "token_embedding");
-        float[][] rmsAtt = norms("rms_att");
-        Matrix[] wq = matrices(d, d, "wq");
-        Matrix[] wk = matrices(kv, d, "wk");
-        Matrix[] wv = matrices(kv, d, "wv");
-        Matrix[] wo = matrices(d, d, "wo");
-        float[][] rmsFfn = norms("rms_ffn");
-        Matrix[] w1 = matrices(h, d, "w1");
-        Matrix[] w2 = matrices(d, h, "w2");
-        Matrix[] w3 = matrices(h, d, "w3");
-        float[] rmsFinal = in.readFloats(d, "rms_final");
-        in.skip(2L * 4 * c.seqLen() * (c.headSize() / 2), "the RoPE tables");
-        Matrix classifier = c.sharedClassifier() ? embedding : matrix(c.vocabSize(), d, "wcls");
-        return new Weights(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, classifier);
+        matrix(c.vocabSize(), d, "token_embedding", m -> embedding = m);
+        norms(rmsAtt, "rms_att");
+        matrices(wq, d, d, "wq");
+        matrices(wk, kv, d, "wk");
+        matrices(wv, kv, d, "wv");
+        matrices(wo, d, d, "wo");
+        norms(rmsFfn, "rms_ffn");
+        matrices(w1, h, d, "w1");
+        matrices(w2, d, h, "w2");
+        matrices(w3, h, d, "w3");
+        floats(d, "rms_final", v -> rmsFinal = v);
+        add(new Skip(2L * 4 * c.seqLen() * (c.headSize() / 2)), "the RoPE tables");
+        if (!c.sharedClassifier()) {
+            matrix(c.vocabSize(), d, "wcls", m -> classifier = m);
+        }
     }
 
     /** Versions 1 and 2: the norms first, then the matrices (Q8_0 in version 2). */
-    Weights readVersioned() {
+    private void planVersioned() {
         int d = c.dim(), h = c.hiddenDim(), kv = c.kvDim();
-        float[][] rmsAtt = norms("rms_att");
-        float[][] rmsFfn = norms("rms_ffn");
-        float[] rmsFinal = in.readFloats(d, "rms_final");
-        Matrix embedding = matrix(c.vocabSize(), d, "token_embedding");
-        Matrix[] wq = matrices(d, d, "wq");
-        Matrix[] wk = matrices(kv, d, "wk");
-        Matrix[] wv = matrices(kv, d, "wv");
-        Matrix[] wo = matrices(d, d, "wo");
-        Matrix[] w1 = matrices(h, d, "w1");
-        Matrix[] w2 = matrices(d, h, "w2");
-        Matrix[] w3 = matrices(h, d, "w3");
-        Matrix classifier = c.sharedClassifier() ? embedding : matrix(c.vocabSize(), d, "wcls");
-        return new Weights(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal, classifier);
+        norms(rmsAtt, "rms_att");
+        norms(rmsFfn, "rms_ffn");
+        floats(d, "rms_final", v -> rmsFinal = v);
+        matrix(c.vocabSize(), d, "token_embedding", m -> embedding = m);
+        matrices(wq, d, d, "wq");
+        matrices(wk, kv, d, "wk");
+        matrices(wv, kv, d, "wv");
+        matrices(wo, d, d, "wo");
+        matrices(w1, h, d, "w1");
+        matrices(w2, d, h, "w2");
+        matrices(w3, h, d, "w3");
+        if (!c.sharedClassifier()) {
+            matrix(c.vocabSize(), d, "wcls", m -> classifier = m);
+        }
     }
 
-    private float[][] norms(String name) {
-        float[][] w = new float[c.nLayers()][];
-        for (int l = 0; l < w.length; l++) {
-            w[l] = in.readFloats(c.dim(), name + "[" + l + "]");
-        }
-        return w;
+    /** The tensor that the next byte belongs to. */
+    String current() {
+        return done() ? "nothing" : parts.get(next).name;
     }
 
-    private Matrix[] matrices(int rows, int cols, String name) {
-        Matrix[] m = new Matrix[c.nLayers()];
-        for (int l = 0; l < m.length; l++) {
-            m[l] = matrix(rows, cols, name + "[" + l + "]");
+    private void add(Part part, String name) {
+        part.name = name;
+        parts.add(part);
+    }
+
+    /** True once every tensor is complete. */
+    boolean done() {
+        return next == parts.size();
+    }
+
+    Weights weights() {
+        return new Weights(c, embedding, rmsAtt, wq, wk, wv, wo, rmsFfn, w1, w2, w3, rmsFinal,
+                c.sharedClassifier() ? embedding : classifier);
+    }
+
+    /** Consumes all of {@code bytes}; more than the tensors need is the caller's to refuse. */
+    void accept(ByteBuffer bytes) {
+        bytes.order(ByteOrder.LITTLE_ENDIAN);
+        while (bytes.hasRemaining() && !done()) {
+            Part part = parts.get(next);
+            part.fill(bytes);
+            if (part.complete()) {
+                part.finish();
+                next++;
+            }
         }
-        return m;
+    }
+
+    // ---------------------------------------------------------------- the plan
+
+    private void norms(float[][] layers, String name) {
+        for (int l = 0; l < layers.length; l++) {
+            int layer = l;
+            floats(c.dim(), name + "[" + l + "]", v -> layers[layer] = v);
+        }
+    }
+
+    private void matrices(Matrix[] layers, int rows, int cols, String name) {
+        for (int l = 0; l < layers.length; l++) {
+            int layer = l;
+            matrix(rows, cols, name + "[" + l + "]", m -> layers[layer] = m);
+        }
+    }
+
+    private interface Sink<T> {
+        void take(T value);
+    }
+
+    private void floats(int count, String name, Sink<float[]> sink) {
+        add(new Floats(count, sink), name);
     }
 
     /** One matrix: float32 values, or (Q8_0) all int8 values followed by all scales. */
-    private Matrix matrix(int rows, int cols, String name) {
+    private void matrix(int rows, int cols, String name, Sink<Matrix> sink) {
         int count = rows * cols;
-        if (groupSize == 0) {
-            return new FloatMatrix(rows, cols, in.readFloats(count, name));
+        if (groupSize > 0) {
+            Bytes q = new Bytes(count);
+            add(q, name);
+            add(new Floats(count / groupSize,
+                    scales -> sink.take(new QuantizedMatrix(rows, cols, groupSize, q.values, scales))), name + " scales");
+        } else if (quantizeGroupSize > 0) {
+            add(new QuantizedRows(rows, cols, quantizeGroupSize, sink), name);
+        } else {
+            add(new Floats(count, values -> sink.take(new FloatMatrix(rows, cols, values))), name);
         }
-        byte[] values = in.readBytes(count, name);
-        float[] scales = in.readFloats(count / groupSize, name + " scales");
-        return new QuantizedMatrix(rows, cols, groupSize, values, scales);
+    }
+
+    // ---------------------------------------------------------------- the parts
+
+    private abstract static class Part {
+        String name = "";
+
+        abstract void fill(ByteBuffer bytes);
+
+        abstract boolean complete();
+
+        void finish() {
+        }
+    }
+
+    /** Bytes that nobody reads (the legacy RoPE tables). */
+    private static final class Skip extends Part {
+        private long left;
+
+        Skip(long bytes) {
+            left = bytes;
+        }
+
+        @Override
+        void fill(ByteBuffer bytes) {
+            int n = (int) Math.min(left, bytes.remaining());
+            bytes.position(bytes.position() + n);
+            left -= n;
+        }
+
+        @Override
+        boolean complete() {
+            return left == 0;
+        }
+    }
+
+    private static final class Bytes extends Part {
+        final byte[] values;
+        private int filled;
+
+        Bytes(int count) {
+            values = new byte[count];
+        }
+
+        @Override
+        void fill(ByteBuffer bytes) {
+            int n = Math.min(values.length - filled, bytes.remaining());
+            bytes.get(values, filled, n);
+            filled += n;
+        }
+
+        @Override
+        boolean complete() {
+            return filled == values.length;
+        }
+    }
+
+    /** Little-endian floats into {@code dest[filled..]}, one split between chunks included; the new count. */
+    private int readFloats(ByteBuffer bytes, float[] dest, int filled) {
+        while (filled < dest.length && bytes.hasRemaining()) {
+            if (carried > 0 || bytes.remaining() < 4) {
+                while (carried < 4 && bytes.hasRemaining()) {
+                    carry[carried++] = bytes.get();
+                }
+                if (carried == 4) {
+                    dest[filled++] = ByteBuffer.wrap(carry).order(ByteOrder.LITTLE_ENDIAN).getFloat();
+                    carried = 0;
+                }
+            } else {
+                int n = Math.min(dest.length - filled, bytes.remaining() / 4);
+                bytes.asFloatBuffer().get(dest, filled, n);
+                bytes.position(bytes.position() + 4 * n);
+                filled += n;
+            }
+        }
+        return filled;
+    }
+
+    private final class Floats extends Part {
+        private final float[] values;
+        private int filled;
+        private final Sink<float[]> sink;
+
+        Floats(int count, Sink<float[]> sink) {
+            this.values = new float[count];
+            this.sink = sink;
+        }
+
+        @Override
+        void fill(ByteBuffer bytes) {
+            filled = readFloats(bytes, values, filled);
+        }
+
+        @Override
+        boolean complete() {
+            return filled == values.length;
+        }
+
+        @Override
+        void finish() {
+            sink.take(values);
+        }
+    }
+
+    /** A float matrix quantized to Q8_0 a row at a time as its floats arrive. */
+    private final class QuantizedRows extends Part {
+        private final int rows;
+        private final int cols;
+        private final int gs;
+        private final float[] rowValues;
+        private final byte[] q;
+        private final float[] s;
+        private int row;
+        private int filled;
+        private final Sink<Matrix> sink;
+
+        QuantizedRows(int rows, int cols, int gs, Sink<Matrix> sink) {
+            this.rows = rows;
+            this.cols = cols;
+            this.gs = gs;
+            this.rowValues = new float[cols];
+            this.q = new byte[rows * cols];
+            this.s = new float[rows * cols / gs];
+            this.sink = sink;
+        }
+
+        @Override
+        void fill(ByteBuffer bytes) {
+            while (row < rows && bytes.hasRemaining()) {
+                filled = readFloats(bytes, rowValues, filled);
+                if (filled == cols) {
+                    QuantizedMatrix.quantizeGroups(rowValues, 0, cols, gs, q, row * cols, s, row * cols / gs);
+                    row++;
+                    filled = 0;
+                }
+            }
+        }
+
+        @Override
+        boolean complete() {
+            return row == rows;
+        }
+
+        @Override
+        void finish() {
+            sink.take(new QuantizedMatrix(rows, cols, gs, q, s));
+        }
     }
 }

@@ -1,0 +1,76 @@
+package llama2.engine;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * Reads a checkpoint from its bytes as they arrive, in chunks of any size: each tensor goes
+ * straight into its own array, so the caller may drop each chunk once {@link #accept} returns
+ * and the weights exist once, never beside a copy of the file. Optionally quantizes an fp32
+ * model to Q8_0 on the way in, row by row, in the default group size
+ * ({@link Checkpoint#defaultGroupSize}): the same weights that {@code llama2.jar quantize} writes
+ * and reading that file gives, at a quarter of the memory, without ever holding the fp32 matrix.
+ *
+ * <pre>{@code
+ * CheckpointLoader loader = new CheckpointLoader(fileSize, "model.bin", quantize);
+ * for (each chunk as it arrives) loader.accept(ByteBuffer.wrap(chunk));   // then drop the chunk
+ * Checkpoint checkpoint = loader.finish();
+ * }</pre>
+ */
+public final class CheckpointLoader {
+    private final long size;
+    private final String source;
+    private final boolean quantize;
+    private final ByteBuffer header;   // the first bytes, until the header is read
+    private TensorReader tensors;
+    private Checkpoint.Header parsed;
+    private long received;
+
+    /**
+     * For a file of {@code size} bytes named {@code source} in messages; {@code quantize}: fp32
+     * matrices become Q8_0 (a Q8_0 file stays as it is).
+     */
+    public CheckpointLoader(long size, String source, boolean quantize) {
+        this.size = size;
+        this.source = source;
+        this.quantize = quantize;
+        this.header = ByteBuffer.allocate((int) Math.min(size, Checkpoint.HEADER_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** Takes all of {@code chunk}, the file's next bytes. */
+    public void accept(ByteBuffer chunk) {
+        received += chunk.remaining();
+        if (received > size) {
+            throw new BadInputException(source + ": more than the announced " + size + " bytes");
+        }
+        if (tensors == null) {
+            int n = Math.min(header.remaining(), chunk.remaining());
+            ByteBuffer part = chunk.slice();
+            part.limit(n);
+            header.put(part);
+            chunk.position(chunk.position() + n);
+            if (header.hasRemaining()) {
+                return;
+            }
+            header.flip();
+            parsed = Checkpoint.readHeader(header, size, source);
+            int groupSize = quantize && parsed.groupSize() == 0 ? Checkpoint.defaultGroupSize(parsed.config()) : 0;
+            tensors = new TensorReader(parsed.config(), parsed.version(), parsed.groupSize(), groupSize);
+            header.position(parsed.tensorsStart());
+            tensors.accept(header);   // a legacy header is shorter than what was collected
+        }
+        tensors.accept(chunk);
+    }
+
+    /** The checkpoint, once every byte arrived; as read from a Q8_0 file when quantized on load. */
+    public Checkpoint finish() {
+        if (received < size || tensors == null || !tensors.done()) {
+            throw new BadInputException(source + ": truncated: " + received + " of " + size + " bytes arrived, "
+                    + (tensors == null ? "the header" : tensors.current()) + " is incomplete");
+        }
+        if (quantize && parsed.groupSize() == 0) {
+            return new Checkpoint(2, Checkpoint.defaultGroupSize(parsed.config()), tensors.weights());
+        }
+        return new Checkpoint(parsed.version(), parsed.groupSize(), tensors.weights());
+    }
+}
