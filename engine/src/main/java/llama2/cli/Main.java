@@ -2,9 +2,14 @@ package llama2.cli;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 
 import llama2.engine.Checkpoint;
+import llama2.engine.CheckpointLoader;
 import llama2.engine.Tokenizer;
 import llama2.io.CommandLine;
 import llama2.io.SafeFiles;
@@ -68,8 +73,24 @@ public final class Main {
         return 0;
     }
 
+    /**
+     * Reads the file a megabyte at a time into the engine's {@link CheckpointLoader}, which copies
+     * each tensor into its own array: the process holds the weights once, not beside a mapped
+     * copy of the file.
+     */
     static Checkpoint readCheckpoint(String path) {
-        return SafeFiles.parse(SafeFiles.path(path, "model"), file -> Checkpoint.read(file, path));
+        Path file = SafeFiles.path(path, "model");
+        SafeFiles.requireRegularFile(file);
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            CheckpointLoader loader = new CheckpointLoader(channel.size(), path, false);
+            ByteBuffer chunk = ByteBuffer.allocate(1 << 20);
+            while (channel.read(chunk.clear()) > 0) {
+                loader.accept(chunk.flip());
+            }
+            return loader.finish();
+        } catch (IOException e) {
+            throw SafeFiles.failure("reading", file, e);
+        }
     }
 
     static Tokenizer readTokenizer(String path, int vocabSize) {
