@@ -130,21 +130,23 @@ final class VectorMatrices {
         private static final int BLOCK = QuantizedMatrix.BLOCK; // one vector of eight lanes
         private final QuantizedMatrix portable;
         private final byte[] w;
-        private final float[] scales;
         private final int cols;
         private final int groupSize;
-        private final int[] rowStride; // lane r reads the scale of row r: offsets r * groups
+        private final float[] blockScales; // per block of eight rows, per group, the eight rows' scales
 
         Q8(QuantizedMatrix portable) {
             this.portable = portable;
             this.w = portable.blockedValues();
-            this.scales = portable.scales();
             this.cols = portable.cols();
             this.groupSize = portable.groupSize();
+            float[] scales = portable.scales();
             int groups = cols / groupSize;
-            rowStride = new int[BLOCK];
-            for (int r = 0; r < BLOCK; r++) {
-                rowStride[r] = r * groups;
+            int blockedRows = portable.blockedRows();
+            blockScales = new float[blockedRows * groups];
+            for (int i = 0; i < blockedRows; i++) {
+                for (int g = 0; g < groups; g++) {
+                    blockScales[((i - i % BLOCK) * groups) + g * BLOCK + i % BLOCK] = scales[i * groups + g];
+                }
             }
         }
 
@@ -225,9 +227,9 @@ final class VectorMatrices {
             return (FloatVector) v.convertShape(VectorOperators.I2F, FLOATS, 0);
         }
 
-        /** The scales of group g of the eight rows from row i. */
+        /** The scales of group g of the eight rows from row i (a block's first row). */
         private FloatVector rowScales(int i, int groups, int g) {
-            return FloatVector.fromArray(FLOATS, scales, i * groups + g, rowStride, 0);
+            return FloatVector.fromArray(FLOATS, blockScales, i * groups + g * BLOCK);
         }
     }
 }
