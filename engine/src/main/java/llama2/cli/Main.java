@@ -50,7 +50,7 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
-        CommandLine.main(args, Main.class, false, Main::run);
+        CommandLine.main(args, Main.class, true, Main::run);
     }
 
     /** Runs a command line, printing results to {@code out}; returns the exit status. */
