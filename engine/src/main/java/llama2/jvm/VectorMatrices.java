@@ -41,25 +41,21 @@ final class VectorMatrices {
         return m;
     }
 
-    /** Whole blocks of {@code block} rows among [from, to): [first, end); the edges go to the portable kernel. */
-    private static int firstBlock(int from, int block, int blockedRows) {
-        return Math.min((from + block - 1) / block * block, blockedRows);
-    }
+    /**
+     * What both SIMD matrices share: the portable matrix they stand for, which keeps the shape,
+     * serves row lookups and multiplies the rows outside whole blocks of {@code block} rows.
+     */
+    private abstract static class Blocked implements Matrix {
+        final Matrix portable;
+        final int cols;
+        private final int block;
+        private final int blockedRows;
 
-    private static int endBlocks(int first, int to, int block, int blockedRows) {
-        return Math.max(first, Math.min(to - to % block, blockedRows));
-    }
-
-    static final class Float32 implements Matrix {
-        private static final int BLOCK = FloatMatrix.BLOCK; // two vectors of eight lanes
-        private final FloatMatrix portable;
-        private final float[] w;
-        private final int cols;
-
-        Float32(FloatMatrix portable) {
+        Blocked(Matrix portable, int block, int blockedRows) {
             this.portable = portable;
-            this.w = portable.blockedValues();
             this.cols = portable.cols();
+            this.block = block;
+            this.blockedRows = blockedRows;
         }
 
         @Override
@@ -77,11 +73,31 @@ final class VectorMatrices {
             portable.copyRow(row, out);
         }
 
+        /** Whole blocks among [from, to) here, [first, end); the edges by the portable kernel. */
         @Override
         public void multiply(Input input, float[] out, int from, int to) {
-            int first = firstBlock(from, BLOCK, portable.blockedRows());
-            int end = endBlocks(first, to, BLOCK, portable.blockedRows());
+            int first = Math.min((from + block - 1) / block * block, blockedRows);
+            int end = Math.max(first, Math.min(to - to % block, blockedRows));
             portable.multiply(input, out, from, Math.min(first, to));
+            blocks(input, out, first, end);
+            portable.multiply(input, out, Math.max(end, from), to);
+        }
+
+        /** Rows [first, end), a whole number of blocks. */
+        abstract void blocks(Input input, float[] out, int first, int end);
+    }
+
+    static final class Float32 extends Blocked {
+        private static final int BLOCK = FloatMatrix.BLOCK; // two vectors of eight lanes
+        private final float[] w;
+
+        Float32(FloatMatrix portable) {
+            super(portable, BLOCK, portable.blockedRows());
+            this.w = portable.blockedValues();
+        }
+
+        @Override
+        void blocks(Input input, float[] out, int first, int end) {
             float[] x = input.values();
             int i = first;
             for (; i + 2 * BLOCK <= end; i += 2 * BLOCK) {
@@ -90,7 +106,6 @@ final class VectorMatrices {
             if (i < end) {
                 oneBlock(x, out, i);
             }
-            portable.multiply(input, out, Math.max(end, from), to);
         }
 
         /** Rows [i, i + 32): four sums of eight rows in flight. */
@@ -126,18 +141,15 @@ final class VectorMatrices {
         }
     }
 
-    static final class Q8 implements Matrix {
+    static final class Q8 extends Blocked {
         private static final int BLOCK = QuantizedMatrix.BLOCK; // one vector of eight lanes
-        private final QuantizedMatrix portable;
         private final byte[] w;
-        private final int cols;
         private final int groupSize;
         private final float[] blockScales; // per block of eight rows, per group, the eight rows' scales
 
         Q8(QuantizedMatrix portable) {
-            this.portable = portable;
+            super(portable, BLOCK, portable.blockedRows());
             this.w = portable.blockedValues();
-            this.cols = portable.cols();
             this.groupSize = portable.groupSize();
             float[] scales = portable.scales();
             int groups = cols / groupSize;
@@ -151,25 +163,7 @@ final class VectorMatrices {
         }
 
         @Override
-        public int rows() {
-            return portable.rows();
-        }
-
-        @Override
-        public int cols() {
-            return cols;
-        }
-
-        @Override
-        public void copyRow(int row, float[] out) {
-            portable.copyRow(row, out);
-        }
-
-        @Override
-        public void multiply(Input input, float[] out, int from, int to) {
-            int first = firstBlock(from, BLOCK, portable.blockedRows());
-            int end = endBlocks(first, to, BLOCK, portable.blockedRows());
-            portable.multiply(input, out, from, Math.min(first, to));
+        void blocks(Input input, float[] out, int first, int end) {
             byte[] xq = input.quantized(groupSize);
             float[] xs = input.scales();
             int i = first;
@@ -179,7 +173,6 @@ final class VectorMatrices {
             if (i < end) {
                 oneBlock(xq, xs, out, i);
             }
-            portable.multiply(input, out, Math.max(end, from), to);
         }
 
         /** Rows [i, i + 16): per group, two exact int sums of eight rows, then runq.c's float step per row. */
