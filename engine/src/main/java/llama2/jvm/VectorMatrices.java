@@ -2,7 +2,6 @@ package llama2.jvm;
 
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 import llama2.engine.FloatMatrix;
@@ -15,12 +14,12 @@ import llama2.engine.QuantizedMatrix;
  * the portable kernels, which stay the reference and handle the rows outside whole blocks.
  * fp32: lanes run across the rows of a block, so each row is still one sum with j ascending
  * (a multiply, then an add: no fused multiply-add). Q8_0: lanes across rows too; the int sums of a
- * group are exact, and the float step per group is the portable one, lane by lane. Written for
- * eight-lane vectors (256 bits), what the JVM prefers on x86-64 with AVX2 or AVX-512.
+ * group are exact (in float lanes, see {@link Q8}), and the float step per group is the portable
+ * one, lane by lane. Written for eight-lane vectors (256 bits), what the JVM prefers on x86-64
+ * with AVX2 or AVX-512.
  */
 final class VectorMatrices {
     static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_256;
-    static final VectorSpecies<Integer> INTS = IntVector.SPECIES_256;
     static final VectorSpecies<Byte> BYTES = ByteVector.SPECIES_64;
 
     private VectorMatrices() {
@@ -35,7 +34,7 @@ final class VectorMatrices {
         if (m instanceof FloatMatrix f) {
             return new Float32(f);
         }
-        if (m instanceof QuantizedMatrix q) {
+        if (m instanceof QuantizedMatrix q && q.groupSize() <= Q8.MAX_GROUP) {
             return new Q8(q);
         }
         return m;
@@ -141,18 +140,31 @@ final class VectorMatrices {
         }
     }
 
+    /**
+     * Q8_0, lanes across the eight rows of a block. A group's int8 products and their sum are
+     * integers below 2^24 while a group holds at most {@link #MAX_GROUP} values, so float
+     * arithmetic (even fused multiply-adds) gets them exactly: the sum is runq.c's int32 sum, and
+     * the float step per group that follows is the portable one, lane by lane. Float lanes beat
+     * int lanes here: on AVX2 an int multiply costs more than a float one.
+     */
     static final class Q8 extends Blocked {
+        /** The largest group whose sums stay exact in float: 1024 * 127 * 128 < 2^24. */
+        static final int MAX_GROUP = 1024;
         private static final int BLOCK = QuantizedMatrix.BLOCK; // one vector of eight lanes
         private final byte[] w;
         private final int groupSize;
+        private final int groups;
         private final float[] blockScales; // per block of eight rows, per group, the eight rows' scales
 
         Q8(QuantizedMatrix portable) {
             super(portable, BLOCK, portable.blockedRows());
+            if (portable.groupSize() > MAX_GROUP) {
+                throw new IllegalArgumentException("group size " + portable.groupSize() + " > " + MAX_GROUP);
+            }
             this.w = portable.blockedValues();
             this.groupSize = portable.groupSize();
+            this.groups = cols / groupSize;
             float[] scales = portable.scales();
-            int groups = cols / groupSize;
             int blockedRows = portable.blockedRows();
             blockScales = new float[blockedRows * groups];
             for (int i = 0; i < blockedRows; i++) {
@@ -166,62 +178,67 @@ final class VectorMatrices {
         void blocks(Input input, float[] out, int first, int end) {
             byte[] xq = input.quantized(groupSize);
             float[] xs = input.scales();
-            int i = first;
-            for (; i + 2 * BLOCK <= end; i += 2 * BLOCK) {
-                twoBlocks(xq, xs, out, i);
+            float[] x = new float[cols]; // the int8 input as floats, converted once
+            for (int k = 0; k < cols; k++) {
+                x[k] = xq[k];
             }
-            if (i < end) {
-                oneBlock(xq, xs, out, i);
+            int i = first;
+            for (; i + 4 * BLOCK <= end; i += 4 * BLOCK) {
+                fourBlocks(x, xs, out, i);
+            }
+            for (; i < end; i += BLOCK) {
+                oneBlock(x, xs, out, i);
             }
         }
 
-        /** Rows [i, i + 16): per group, two exact int sums of eight rows, then runq.c's float step per row. */
-        private void twoBlocks(byte[] xq, float[] xs, float[] out, int i) {
+        /** Rows [i, i + 32): per group, four exact sums of eight rows, then runq.c's float step per row. */
+        private void fourBlocks(float[] x, float[] xs, float[] out, int i) {
             int gs = groupSize;
-            int groups = cols / gs;
+            int stride = BLOCK * cols; // from one block to the next
             int p = i * cols;
-            int q = p + BLOCK * cols;
-            FloatVector va = FloatVector.zero(FLOATS), vb = va;
+            FloatVector va = FloatVector.zero(FLOATS), vb = va, vc = va, vd = va;
             for (int g = 0; g < groups; g++) {
-                IntVector sa = IntVector.zero(INTS), sb = sa;
-                for (int k = g * gs, end = k + gs; k < end; k++, p += BLOCK, q += BLOCK) {
-                    IntVector xk = IntVector.broadcast(INTS, xq[k]);
-                    sa = sa.add(bytesAt(p).mul(xk));
-                    sb = sb.add(bytesAt(q).mul(xk));
+                FloatVector sa = FloatVector.zero(FLOATS), sb = sa, sc = sa, sd = sa;
+                for (int k = g * gs, end = k + gs; k < end; k++, p += BLOCK) {
+                    FloatVector xk = FloatVector.broadcast(FLOATS, x[k]);
+                    sa = weightsAt(p).fma(xk, sa);
+                    sb = weightsAt(p + stride).fma(xk, sb);
+                    sc = weightsAt(p + 2 * stride).fma(xk, sc);
+                    sd = weightsAt(p + 3 * stride).fma(xk, sd);
                 }
-                FloatVector x = FloatVector.broadcast(FLOATS, xs[g]);
-                va = va.add(toFloats(sa).mul(rowScales(i, groups, g)).mul(x));
-                vb = vb.add(toFloats(sb).mul(rowScales(i + BLOCK, groups, g)).mul(x));
+                FloatVector xScale = FloatVector.broadcast(FLOATS, xs[g]);
+                va = va.add(sa.mul(rowScales(i, g)).mul(xScale));
+                vb = vb.add(sb.mul(rowScales(i + BLOCK, g)).mul(xScale));
+                vc = vc.add(sc.mul(rowScales(i + 2 * BLOCK, g)).mul(xScale));
+                vd = vd.add(sd.mul(rowScales(i + 3 * BLOCK, g)).mul(xScale));
             }
             va.intoArray(out, i);
             vb.intoArray(out, i + BLOCK);
+            vc.intoArray(out, i + 2 * BLOCK);
+            vd.intoArray(out, i + 3 * BLOCK);
         }
 
-        private void oneBlock(byte[] xq, float[] xs, float[] out, int i) {
+        private void oneBlock(float[] x, float[] xs, float[] out, int i) {
             int gs = groupSize;
-            int groups = cols / gs;
             int p = i * cols;
             FloatVector va = FloatVector.zero(FLOATS);
             for (int g = 0; g < groups; g++) {
-                IntVector sa = IntVector.zero(INTS);
+                FloatVector sa = FloatVector.zero(FLOATS);
                 for (int k = g * gs, end = k + gs; k < end; k++, p += BLOCK) {
-                    sa = sa.add(bytesAt(p).mul(IntVector.broadcast(INTS, xq[k])));
+                    sa = weightsAt(p).fma(FloatVector.broadcast(FLOATS, x[k]), sa);
                 }
-                va = va.add(toFloats(sa).mul(rowScales(i, groups, g)).mul(FloatVector.broadcast(FLOATS, xs[g])));
+                va = va.add(sa.mul(rowScales(i, g)).mul(FloatVector.broadcast(FLOATS, xs[g])));
             }
             va.intoArray(out, i);
         }
 
-        private IntVector bytesAt(int p) {
-            return (IntVector) ByteVector.fromArray(BYTES, w, p).convertShape(VectorOperators.B2I, INTS, 0);
-        }
-
-        private static FloatVector toFloats(IntVector v) {
-            return (FloatVector) v.convertShape(VectorOperators.I2F, FLOATS, 0);
+        /** The eight int8 weights at p (one column of a block) as floats. */
+        private FloatVector weightsAt(int p) {
+            return (FloatVector) ByteVector.fromArray(BYTES, w, p).convertShape(VectorOperators.B2F, FLOATS, 0);
         }
 
         /** The scales of group g of the eight rows from row i (a block's first row). */
-        private FloatVector rowScales(int i, int groups, int g) {
+        private FloatVector rowScales(int i, int g) {
             return FloatVector.fromArray(FLOATS, blockScales, i * groups + g * BLOCK);
         }
     }

@@ -41,6 +41,36 @@ class VectorMatricesTest {
         }
     }
 
+    /**
+     * Sums near the largest a group can reach (weights -127 and -128, input values +-127, groups of
+     * 1024) are still exact in the SIMD kernel's float lanes; larger groups keep the portable kernel.
+     */
+    @Test
+    void extremeGroupsAreExact() {
+        assumeTrue(FastKernels.AVAILABLE, "needs --add-modules jdk.incubator.vector (set by the pom) and 8-lane vectors");
+        int rows = 40, cols = 2048;
+        byte[] values = new byte[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (byte) (i % 5 == 0 ? -128 : -127); // odd products, so float sums past 2^24 would round
+        }
+        float[] x = new float[cols];
+        for (int j = 0; j < cols; j++) {
+            x[j] = j % 50 == 0 ? -1f : 1f; // quantized to -127 and 127
+        }
+        for (int groupSize : new int[] {1024, 2048}) {
+            float[] scales = new float[rows * cols / groupSize];
+            for (int g = 0; g < scales.length; g++) {
+                scales[g] = 1e-3f * (g + 1);
+            }
+            QuantizedMatrix portable = new QuantizedMatrix(rows, cols, groupSize, values.clone(), scales);
+            Matrix fast = VectorMatrices.of(portable);
+            if (groupSize > VectorMatrices.Q8.MAX_GROUP) {
+                org.junit.jupiter.api.Assertions.assertSame(portable, fast);
+            }
+            assertSame(portable, fast, new Input(x));
+        }
+    }
+
     private static void assertSame(Matrix portable, Matrix fast, Input x) {
         int rows = portable.rows();
         for (int from = 0; from < rows; from += Math.max(1, rows / 6)) {
