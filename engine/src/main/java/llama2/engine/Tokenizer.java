@@ -2,7 +2,7 @@ package llama2.engine;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.PriorityQueue;
@@ -111,7 +111,7 @@ public final class Tokenizer {
      * score (leftmost on ties) becomes that piece; EOS if asked.
      */
     public int[] encode(String text, boolean bos, boolean eos) {
-        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        byte[] utf8 = utf8(text);
         int[] initial = new int[utf8.length + 1];
         int n = 0;
         if (utf8.length > 0) {
@@ -262,5 +262,31 @@ public final class Tokenizer {
             chars[a.length + i] = (char) (b[i] & 0xFF);
         }
         return new String(chars);
+    }
+
+    /**
+     * {@code text.getBytes(UTF_8)} written out, an unpaired surrogate becoming {@code '?'} as
+     * there: the JDK's version pulls a whole charset framework (~4 KB gzipped) into the page.
+     */
+    private static final int[] UTF8_LEAD = {0x00, 0xC0, 0xE0, 0xF0};
+
+    static byte[] utf8(String text) {
+        byte[] out = new byte[3 * text.length()];
+        int n = 0;
+        for (int i = 0; i < text.length(); i++) {
+            int c = text.charAt(i);
+            if (Character.isHighSurrogate((char) c) && i + 1 < text.length()
+                    && Character.isLowSurrogate(text.charAt(i + 1))) {
+                c = Character.toCodePoint((char) c, text.charAt(++i));
+            } else if (Character.isSurrogate((char) c)) {
+                c = '?';
+            }
+            int continuation = c < 0x80 ? 0 : c < 0x800 ? 1 : c < 0x10000 ? 2 : 3;
+            out[n++] = (byte) (UTF8_LEAD[continuation] | c >> 6 * continuation);
+            for (int k = continuation - 1; k >= 0; k--) {
+                out[n++] = (byte) (0x80 | c >> 6 * k & 0x3F);
+            }
+        }
+        return Arrays.copyOf(out, n);
     }
 }

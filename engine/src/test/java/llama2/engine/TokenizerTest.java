@@ -62,4 +62,22 @@ class TokenizerTest {
         assertEquals("", s.append(new byte[] {(byte) 0xC3}));
         assertEquals("\uFFFD", s.flush());
     }
+
+    @Test
+    void utf8IsTheJdksEncodingIncludingUnpairedSurrogates() {
+        java.util.Random random = new java.util.Random(7);
+        String[] fixed = {"", "a", "é", "€", "😀", "\uD800", "\uDC00x", "a\uD83D", "\uD83D\uDE00\uD83D"};
+        for (String text : fixed) {
+            assertArrayEquals(text.getBytes(StandardCharsets.UTF_8), Tokenizer.utf8(text), text);
+        }
+        char[] kinds = {'a', '\u00E9', '\u20AC', '\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\uFFFF', '\u07FF', '\u0800'};
+        for (int round = 0; round < 10_000; round++) {
+            char[] chars = new char[random.nextInt(8)];
+            for (int i = 0; i < chars.length; i++) {
+                chars[i] = random.nextBoolean() ? kinds[random.nextInt(kinds.length)] : (char) random.nextInt(0x10000);
+            }
+            String text = new String(chars);
+            assertArrayEquals(text.getBytes(StandardCharsets.UTF_8), Tokenizer.utf8(text), text);
+        }
+    }
 }
