@@ -1,5 +1,7 @@
 package llama2.engine;
 
+import java.util.function.UnaryOperator;
+
 /**
  * All the parameters of a model, by layer. Matrices are {@link FloatMatrix} for checkpoint
  * versions 0 and 1 and {@link QuantizedMatrix} for version 2; the RMSNorm weights are always
@@ -15,18 +17,26 @@ public record Weights(Config config,
 
     /** These weights with every matrix quantized to Q8_0 in groups of {@code groupSize}. */
     public Weights quantized(int groupSize) {
-        Matrix embedding = quantize(tokenEmbedding, groupSize);
-        return new Weights(config, embedding,
-                rmsAtt, quantize(wq, groupSize), quantize(wk, groupSize), quantize(wv, groupSize), quantize(wo, groupSize),
-                rmsFfn, quantize(w1, groupSize), quantize(w2, groupSize), quantize(w3, groupSize),
-                rmsFinal,
-                config.sharedClassifier() ? embedding : quantize(classifier, groupSize));
+        return withMatrices(m -> quantize(m, groupSize));
     }
 
-    private static Matrix[] quantize(Matrix[] layers, int groupSize) {
+    /**
+     * These weights with every matrix replaced by {@code replace.apply(matrix)} (another kind of
+     * matrix for the same weights, say), layer by layer; a shared classifier stays shared.
+     */
+    public Weights withMatrices(UnaryOperator<Matrix> replace) {
+        Matrix embedding = replace.apply(tokenEmbedding);
+        return new Weights(config, embedding,
+                rmsAtt, all(wq, replace), all(wk, replace), all(wv, replace), all(wo, replace),
+                rmsFfn, all(w1, replace), all(w2, replace), all(w3, replace),
+                rmsFinal,
+                config.sharedClassifier() ? embedding : replace.apply(classifier));
+    }
+
+    private static Matrix[] all(Matrix[] layers, UnaryOperator<Matrix> replace) {
         Matrix[] out = new Matrix[layers.length];
         for (int l = 0; l < layers.length; l++) {
-            out[l] = quantize(layers[l], groupSize);
+            out[l] = replace.apply(layers[l]);
         }
         return out;
     }

@@ -1,6 +1,5 @@
 package llama2.jvm;
 
-import llama2.engine.Matrix;
 import llama2.engine.Weights;
 
 /**
@@ -18,22 +17,6 @@ public final class FastKernels {
 
     /** {@code weights} with SIMD matrices where available, else {@code weights} itself. */
     public static Weights of(Weights weights) {
-        if (!AVAILABLE) {
-            return weights;
-        }
-        Matrix embedding = VectorMatrices.of(weights.tokenEmbedding());
-        return new Weights(weights.config(), embedding,
-                weights.rmsAtt(), all(weights.wq()), all(weights.wk()), all(weights.wv()), all(weights.wo()),
-                weights.rmsFfn(), all(weights.w1()), all(weights.w2()), all(weights.w3()),
-                weights.rmsFinal(),
-                weights.config().sharedClassifier() ? embedding : VectorMatrices.of(weights.classifier()));
-    }
-
-    private static Matrix[] all(Matrix[] layers) {
-        Matrix[] out = new Matrix[layers.length];
-        for (int l = 0; l < layers.length; l++) {
-            out[l] = VectorMatrices.of(layers[l]);
-        }
-        return out;
+        return AVAILABLE ? weights.withMatrices(VectorMatrices::of) : weights;
     }
 }

@@ -1,6 +1,7 @@
 package llama2.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -38,6 +39,48 @@ class KernelTest {
             float[] plain = new float[rows];
             m.multiplyPlain(x, plain);
             assertRangesEqual(plain, m, x);
+        }
+    }
+
+    @Test
+    void packedQuantizedMatrixEqualsPlainLoop() {
+        for (int[] shape : new int[][] {{1, 8, 8}, {8, 16, 4}, {37, 64, 32}, {275, 96, 32}, {64, 288, 288}}) {
+            int rows = shape[0], cols = shape[1], groupSize = shape[2];
+            QuantizedMatrix m = QuantizedMatrix.quantize(new FloatMatrix(rows, cols, floats(rows * cols)), groupSize);
+            assertPackedEqualsPlain(m, new Input(floats(cols)));
+        }
+    }
+
+    /** Sums near the extremes: weights -128 and 127, inputs +-127, in groups of 4096. */
+    @Test
+    void packedQuantizedMatrixIsExactAtTheExtremes() {
+        int rows = 21, cols = 8192, groupSize = 4096;
+        byte[] values = new byte[rows * cols];
+        for (int i = 0; i < values.length; i++) {
+            values[i] = (byte) (i % 7 == 0 ? 127 : -128);
+        }
+        float[] scales = new float[rows * cols / groupSize];
+        for (int g = 0; g < scales.length; g++) {
+            scales[g] = 1e-3f * (g + 1);
+        }
+        float[] x = new float[cols];
+        for (int j = 0; j < cols; j++) {
+            x[j] = j % 11 == 0 ? 1f : -1f;
+        }
+        assertPackedEqualsPlain(new QuantizedMatrix(rows, cols, groupSize, values, scales), new Input(x));
+    }
+
+    private static void assertPackedEqualsPlain(QuantizedMatrix m, Input x) {
+        Matrix packed = PackedQuantizedMatrix.of(m);
+        assertInstanceOf(PackedQuantizedMatrix.class, packed);
+        float[] plain = new float[m.rows()];
+        m.multiplyPlain(x, plain);
+        assertRangesEqual(plain, packed, x);
+        float[] expected = new float[m.cols()], actual = new float[m.cols()];
+        for (int row = 0; row < m.rows(); row++) {
+            m.copyRow(row, expected);
+            packed.copyRow(row, actual);
+            assertArrayEquals(expected, actual, "row " + row);
         }
     }
 
