@@ -34,7 +34,7 @@ final class Session {
     /** Loads a checkpoint (any version) and its tokenizer; the previous model is dropped first. */
     void load(byte[] model, String modelName, byte[] tokenizerFile, String tokenizerName) {
         unload();
-        Checkpoint loaded = Checkpoint.read(littleEndian(model), modelName);
+        Checkpoint loaded = Kernels.of(Checkpoint.read(littleEndian(model), modelName));
         Tokenizer vocabulary = Tokenizer.read(littleEndian(tokenizerFile), loaded.config().vocabSize(), tokenizerName);
         checkpoint = loaded;
         tokenizer = vocabulary;

@@ -17,7 +17,8 @@ import llama2.web.support.TestModels;
 /**
  * Measures tokens per second in headless Chromium, the way a visitor meets them: the page, the
  * worker, Wasm GC or JavaScript. Models: the bundled default and a random model of
- * stories15M's shape (dim 288, 6 layers, vocabulary 32000), written by the engine's writer.
+ * stories15M's shape (dim 288, 6 layers, vocabulary 32000), written by the engine's writer in
+ * fp32 and in Q8_0.
  *
  * <p>Run with {@code ./web/bench} (or {@code mvn -pl web test-compile exec:java@bench}).
  * tok/s is the page's own figure: like run.c, it leaves out the first token. On a shared machine
@@ -40,6 +41,7 @@ public final class Benchmark {
         new TestModels(overlay)
                 .withSiteModels(site.resolve("models/models.json"))
                 .addRandom("random15M", STORIES_15M_SHAPE, 0)
+                .addRandom("random15M-q80", STORIES_15M_SHAPE, 2)
                 .writeManifest();
         try (DevServer server = new DevServer(0, List.of(overlay, site));
              Chromium browser = Chromium.start()) {
@@ -53,6 +55,7 @@ public final class Benchmark {
             // at every token (a trained model keeps a few): greedy shows the forward pass alone.
             for (String engine : List.of("wasm", "js")) {
                 measure(browser, server, "random15M", engine, "temperature=0");
+                measure(browser, server, "random15M-q80", engine, "temperature=0");
             }
             measureJvm();
         } finally {

@@ -99,7 +99,7 @@ public final class TestModels {
 
     private void writeModel(String id, Weights weights, int version) throws IOException {
         try (OutputStream out = Files.newOutputStream(model(id))) {
-            Checkpoint.write(weights, version, 0, out);
+            Checkpoint.write(weights, version, version == 2 ? Checkpoint.defaultGroupSize(weights.config()) : 0, out);
         }
     }
 
