@@ -21,6 +21,8 @@ public final class CheckpointLoader {
     private final long size;
     private final String source;
     private final boolean quantize;
+    private final int shard;           // keep only this shard's rows of each matrix
+    private final int shards;
     private final ByteBuffer header;   // the first bytes, until the header is read
     private TensorReader tensors;
     private Checkpoint.Header parsed;
@@ -31,9 +33,23 @@ public final class CheckpointLoader {
      * matrices become Q8_0 (a Q8_0 file stays as it is).
      */
     public CheckpointLoader(long size, String source, boolean quantize) {
+        this(size, source, quantize, 0, 1);
+    }
+
+    /**
+     * As above, keeping only the rows of shard {@code shard} of {@code shards} ({@link ShardRows})
+     * of each matrix: the weights a {@code Transformer(weights, shard, shards, exchange)} needs, and
+     * no more. One shard of one keeps everything.
+     */
+    public CheckpointLoader(long size, String source, boolean quantize, int shard, int shards) {
+        if (shard < 0 || shard >= shards) {
+            throw new IllegalArgumentException("shard " + shard + " of " + shards);
+        }
         this.size = size;
         this.source = source;
         this.quantize = quantize;
+        this.shard = shard;
+        this.shards = shards;
         this.header = ByteBuffer.allocate((int) Math.min(size, Checkpoint.HEADER_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -55,7 +71,8 @@ public final class CheckpointLoader {
             header.flip();
             parsed = Checkpoint.readHeader(header, size, source);
             int groupSize = quantize && parsed.groupSize() == 0 ? Checkpoint.defaultGroupSize(parsed.config()) : 0;
-            tensors = new TensorReader(parsed.config(), parsed.version(), parsed.groupSize(), groupSize);
+            tensors = new TensorReader(parsed.config(), parsed.version(), parsed.groupSize(), groupSize,
+                    ShardRows.of(parsed.config(), shard, shards));
             header.position(parsed.tensorsStart());
             tensors.accept(header);   // a legacy header is shorter than what was collected
         }

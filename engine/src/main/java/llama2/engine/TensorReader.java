@@ -10,12 +10,15 @@ import java.util.List;
  * arrive in chunks of any size: each tensor goes straight into its own array, so a caller can
  * drop every chunk once {@link #accept} returns. With {@code quantizeGroupSize > 0}, float
  * matrices become Q8_0 row by row as they arrive ({@link QuantizedMatrix#quantizeGroups}, what
- * {@code quantize} writes), so a whole fp32 matrix never exists.
+ * {@code quantize} writes), so a whole fp32 matrix never exists. Given a shard's
+ * {@link ShardRows}, it keeps only those rows of each matrix (a {@link RowSlice}) and skips the
+ * others' bytes, so a shard never holds more than its slice.
  */
 final class TensorReader {
     private final Config c;
     private final int groupSize;          // of the file's Q8_0 matrices, 0 for fp32
     private final int quantizeGroupSize;  // quantize float matrices on load, 0 to keep them
+    private final ShardRows keep;          // the rows of each matrix to keep
     private final List<Part> parts = new ArrayList<>();
     private int next;                     // the part being filled
     private final byte[] carry = new byte[4];  // a float split between two chunks
@@ -29,8 +32,9 @@ final class TensorReader {
     private float[] rmsFinal;
     private final Matrix[] wq, wk, wv, wo, w1, w2, w3;
 
-    TensorReader(Config config, int version, int groupSize, int quantizeGroupSize) {
+    TensorReader(Config config, int version, int groupSize, int quantizeGroupSize, ShardRows keep) {
         this.c = config;
+        this.keep = keep;
         this.groupSize = groupSize;
         this.quantizeGroupSize = groupSize == 0 ? quantizeGroupSize : 0;
         int n = c.nLayers();
@@ -53,39 +57,41 @@ final class TensorReader {
     /** Version 0: embedding, then per kind all layers, then two unused RoPE tables, then wcls. */
     private void planLegacy() {
         int d = c.dim(), h = c.hiddenDim(), kv = c.kvDim();
-        matrix(c.vocabSize(), d, "token_embedding", m -> embedding = m);
+        ShardRows k = keep;
+        matrix(c.vocabSize(), d, k.vocabFrom(), k.vocabTo(), "token_embedding", m -> embedding = m);
         norms(rmsAtt, "rms_att");
-        matrices(wq, d, d, "wq");
-        matrices(wk, kv, d, "wk");
-        matrices(wv, kv, d, "wv");
-        matrices(wo, d, d, "wo");
+        matrices(wq, d, d, k.qFrom(), k.qTo(), "wq");
+        matrices(wk, kv, d, k.kvFrom(), k.kvTo(), "wk");
+        matrices(wv, kv, d, k.kvFrom(), k.kvTo(), "wv");
+        matrices(wo, d, d, k.dimFrom(), k.dimTo(), "wo");
         norms(rmsFfn, "rms_ffn");
-        matrices(w1, h, d, "w1");
-        matrices(w2, d, h, "w2");
-        matrices(w3, h, d, "w3");
+        matrices(w1, h, d, k.hiddenFrom(), k.hiddenTo(), "w1");
+        matrices(w2, d, h, k.dimFrom(), k.dimTo(), "w2");
+        matrices(w3, h, d, k.hiddenFrom(), k.hiddenTo(), "w3");
         floats(d, "rms_final", v -> rmsFinal = v);
         add(new Skip(2L * 4 * c.seqLen() * (c.headSize() / 2)), "the RoPE tables");
         if (!c.sharedClassifier()) {
-            matrix(c.vocabSize(), d, "wcls", m -> classifier = m);
+            matrix(c.vocabSize(), d, k.vocabFrom(), k.vocabTo(), "wcls", m -> classifier = m);
         }
     }
 
     /** Versions 1 and 2: the norms first, then the matrices (Q8_0 in version 2). */
     private void planVersioned() {
         int d = c.dim(), h = c.hiddenDim(), kv = c.kvDim();
+        ShardRows k = keep;
         norms(rmsAtt, "rms_att");
         norms(rmsFfn, "rms_ffn");
         floats(d, "rms_final", v -> rmsFinal = v);
-        matrix(c.vocabSize(), d, "token_embedding", m -> embedding = m);
-        matrices(wq, d, d, "wq");
-        matrices(wk, kv, d, "wk");
-        matrices(wv, kv, d, "wv");
-        matrices(wo, d, d, "wo");
-        matrices(w1, h, d, "w1");
-        matrices(w2, d, h, "w2");
-        matrices(w3, h, d, "w3");
+        matrix(c.vocabSize(), d, k.vocabFrom(), k.vocabTo(), "token_embedding", m -> embedding = m);
+        matrices(wq, d, d, k.qFrom(), k.qTo(), "wq");
+        matrices(wk, kv, d, k.kvFrom(), k.kvTo(), "wk");
+        matrices(wv, kv, d, k.kvFrom(), k.kvTo(), "wv");
+        matrices(wo, d, d, k.dimFrom(), k.dimTo(), "wo");
+        matrices(w1, h, d, k.hiddenFrom(), k.hiddenTo(), "w1");
+        matrices(w2, d, h, k.dimFrom(), k.dimTo(), "w2");
+        matrices(w3, h, d, k.hiddenFrom(), k.hiddenTo(), "w3");
         if (!c.sharedClassifier()) {
-            matrix(c.vocabSize(), d, "wcls", m -> classifier = m);
+            matrix(c.vocabSize(), d, k.vocabFrom(), k.vocabTo(), "wcls", m -> classifier = m);
         }
     }
 
@@ -112,7 +118,7 @@ final class TensorReader {
     /** Consumes all of {@code bytes}; more than the tensors need is the caller's to refuse. */
     void accept(ByteBuffer bytes) {
         bytes.order(ByteOrder.LITTLE_ENDIAN);
-        while (bytes.hasRemaining() && !done()) {
+        while (!done() && (bytes.hasRemaining() || parts.get(next).complete())) { // empty parts need no byte
             Part part = parts.get(next);
             part.fill(bytes);
             if (part.complete()) {
@@ -131,10 +137,10 @@ final class TensorReader {
         }
     }
 
-    private void matrices(Matrix[] layers, int rows, int cols, String name) {
+    private void matrices(Matrix[] layers, int rows, int cols, int from, int to, String name) {
         for (int l = 0; l < layers.length; l++) {
             int layer = l;
-            matrix(rows, cols, name + "[" + l + "]", m -> layers[layer] = m);
+            matrix(rows, cols, from, to, name + "[" + l + "]", m -> layers[layer] = m);
         }
     }
 
@@ -146,18 +152,39 @@ final class TensorReader {
         add(new Floats(count, sink), name);
     }
 
-    /** One matrix: float32 values, or (Q8_0) all int8 values followed by all scales. */
-    private void matrix(int rows, int cols, String name, Sink<Matrix> sink) {
-        int count = rows * cols;
+    /**
+     * One matrix: float32 values, or (Q8_0) all int8 values followed by all scales; of its
+     * {@code rows} rows, those in [from, to) are kept (all of them: the matrix itself; else a
+     * {@link RowSlice}) and the others' bytes skipped.
+     */
+    private void matrix(int rows, int cols, int from, int to, String name, Sink<Matrix> sink) {
+        Sink<Matrix> kept = from == 0 && to == rows ? sink : m -> sink.take(new RowSlice(m, from, rows));
+        int n = to - from;
+        long before = (long) from * cols;  // values in the rows skipped before and after
+        long after = (long) (rows - to) * cols;
         if (groupSize > 0) {
-            Bytes q = new Bytes(count);
+            skip(before, name);
+            Bytes q = new Bytes(n * cols);
             add(q, name);
-            add(new Floats(count / groupSize,
-                    scales -> sink.take(new QuantizedMatrix(rows, cols, groupSize, q.values, scales))), name + " scales");
-        } else if (quantizeGroupSize > 0) {
-            add(new QuantizedRows(rows, cols, quantizeGroupSize, sink), name);
+            skip(after, name);
+            skip(4 * (before / groupSize), name + " scales");
+            add(new Floats(n * cols / groupSize,
+                    scales -> kept.take(new QuantizedMatrix(n, cols, groupSize, q.values, scales))), name + " scales");
+            skip(4 * (after / groupSize), name + " scales");
         } else {
-            add(new Floats(count, values -> sink.take(new FloatMatrix(rows, cols, values))), name);
+            skip(4 * before, name);
+            if (quantizeGroupSize > 0) {
+                add(new QuantizedRows(n, cols, quantizeGroupSize, kept), name);
+            } else {
+                add(new Floats(n * cols, values -> kept.take(new FloatMatrix(n, cols, values))), name);
+            }
+            skip(4 * after, name);
+        }
+    }
+
+    private void skip(long bytes, String name) {
+        if (bytes > 0) {
+            add(new Skip(bytes), name);
         }
     }
 

@@ -15,19 +15,17 @@ package llama2.engine;
  * reference's order, so the logits are the same bits for any number of shards.
  */
 public final class Transformer {
-    /** Row ranges start at multiples of this, so each shard's rows are whole kernel blocks. */
-    private static final int ROW_ALIGNMENT = 16;
-
     private final Weights w;
     private final Config c;
     private final Exchange exchange;
 
-    // This shard's part: query and key/value rows (whole heads), and rows of the other matrices.
+    // This shard's part (ShardRows): query and key/value rows (whole heads), and rows of the other matrices.
     private final int qFrom, qTo;           // rows of wq: the query heads of this shard's kv heads
     private final int kvFrom, kvTo;         // rows of wk and wv: this shard's kv heads
     private final int dimFrom, dimTo;       // rows of wo and w2
     private final int hiddenFrom, hiddenTo; // rows of w1 and w3
     private final int vocabFrom, vocabTo;   // rows of the classifier
+    private final boolean embeddingSplit;   // each shard holds only its rows of the embedding
 
     // Activations, reused at every step (run.c's RunState).
     private final float[] x;      // the residual stream
@@ -56,27 +54,28 @@ public final class Transformer {
         this(weights, 0, 1, Exchange.NONE);
     }
 
-    /** Shard {@code shard} of {@code shards}, exchanging through {@code exchange}. */
+    /**
+     * Shard {@code shard} of {@code shards}, exchanging through {@code exchange}. The weights hold
+     * the whole model (shards on threads share one copy) or at least this shard's rows
+     * ({@link CheckpointLoader} with its {@link ShardRows}: each browser worker holds its slice).
+     */
     public Transformer(Weights weights, int shard, int shards, Exchange exchange) {
-        if (shard < 0 || shard >= shards) {
-            throw new IllegalArgumentException("shard " + shard + " of " + shards);
-        }
         this.w = weights;
         this.c = weights.config();
         this.exchange = exchange;
         int headSize = c.headSize();
-        int kvHeadFrom = split(c.nKvHeads(), 1, shard, shards);
-        int kvHeadTo = split(c.nKvHeads(), 1, shard + 1, shards);
-        kvFrom = kvHeadFrom * headSize;
-        kvTo = kvHeadTo * headSize;
-        qFrom = kvFrom * c.kvMul();
-        qTo = kvTo * c.kvMul();
-        dimFrom = split(c.dim(), ROW_ALIGNMENT, shard, shards);
-        dimTo = split(c.dim(), ROW_ALIGNMENT, shard + 1, shards);
-        hiddenFrom = split(c.hiddenDim(), ROW_ALIGNMENT, shard, shards);
-        hiddenTo = split(c.hiddenDim(), ROW_ALIGNMENT, shard + 1, shards);
-        vocabFrom = split(c.vocabSize(), ROW_ALIGNMENT, shard, shards);
-        vocabTo = split(c.vocabSize(), ROW_ALIGNMENT, shard + 1, shards);
+        ShardRows rows = ShardRows.of(c, shard, shards);
+        qFrom = rows.qFrom();
+        qTo = rows.qTo();
+        kvFrom = rows.kvFrom();
+        kvTo = rows.kvTo();
+        dimFrom = rows.dimFrom();
+        dimTo = rows.dimTo();
+        hiddenFrom = rows.hiddenFrom();
+        hiddenTo = rows.hiddenTo();
+        vocabFrom = rows.vocabFrom();
+        vocabTo = rows.vocabTo();
+        embeddingSplit = weights.tokenEmbedding() instanceof RowSlice;
 
         x = new float[c.dim()];
         xb = new float[c.dim()];
@@ -100,11 +99,6 @@ public final class Transformer {
         attentionScale = (float) Math.sqrt(headSize);
     }
 
-    /** Where part {@code s} of {@code n} starts among {@code units}, at a multiple of {@code alignment}. */
-    private static int split(int units, int alignment, int s, int n) {
-        return s == n ? units : (int) ((long) units * s / n) / alignment * alignment;
-    }
-
     public Config config() {
         return c;
     }
@@ -118,7 +112,7 @@ public final class Transformer {
             throw new BadInputException("position " + pos + " is outside the context [0, " + c.seqLen() + ")");
         }
         exchange.begin(token, pos);
-        w.tokenEmbedding().copyRow(token, x);
+        embed(token);
         Rope.angles(ropeFreq, pos, ropeCos, ropeSin, 0);
         for (int l = 0; l < c.nLayers(); l++) {
             attention(l, pos);
@@ -129,6 +123,19 @@ public final class Transformer {
         w.classifier().multiply(xIn, logits, vocabFrom, vocabTo);
         exchange.allGather(logits, vocabFrom, vocabTo);
         return logits;
+    }
+
+    /** {@code x} = the token's embedding; when each shard holds only its rows of it, the holder passes it on. */
+    private void embed(int token) {
+        if (embeddingSplit) {
+            boolean mine = ((RowSlice) w.tokenEmbedding()).holds(token);
+            if (mine) {
+                w.tokenEmbedding().copyRow(token, x);
+            }
+            exchange.allGather(x, 0, mine ? c.dim() : 0);
+        } else {
+            w.tokenEmbedding().copyRow(token, x);
+        }
     }
 
     private void attention(int l, int pos) {

@@ -22,23 +22,42 @@ public final class ThreadedShards implements AutoCloseable {
     private volatile int token;
     private volatile int pos;
 
-    /** Starts {@code shards - 1} threads (none for one shard). */
+    /** Starts {@code shards - 1} threads (none for one shard), all sharing {@code weights}. */
     public ThreadedShards(Weights weights, int shards) {
+        this(copies(weights, shards));
+    }
+
+    /**
+     * One shard per entry, each computing with its own weights: the whole model or at least
+     * that shard's rows (as a browser worker holds them: {@code CheckpointLoader} given the shard).
+     */
+    public ThreadedShards(Weights[] perShard) {
+        int shards = perShard.length;
         if (shards < 1) {
             throw new IllegalArgumentException("shards must be at least 1, found " + shards);
         }
-        var c = weights.config();
+        var c = perShard[0].config();
         barrier = new CyclicBarrier(shards);
         staging = new float[2][Math.max(c.vocabSize(), Math.max(c.dim(), c.hiddenDim()))];
         followers = new Thread[shards - 1];
         for (int s = 1; s < shards; s++) {
-            Transformer follower = new Transformer(weights, s, shards, new ShardExchange(false));
+            Transformer follower = new Transformer(perShard[s], s, shards, new ShardExchange(false));
             Thread thread = new Thread(() -> follow(follower), "shard " + s);
             thread.setDaemon(true);
             thread.start();
             followers[s - 1] = thread;
         }
-        lead = shards == 1 ? new Transformer(weights) : new Transformer(weights, 0, shards, new ShardExchange(true));
+        lead = shards == 1 ? new Transformer(perShard[0])
+                : new Transformer(perShard[0], 0, shards, new ShardExchange(true));
+    }
+
+    private static Weights[] copies(Weights weights, int shards) {
+        if (shards < 1) {
+            throw new IllegalArgumentException("shards must be at least 1, found " + shards);
+        }
+        Weights[] all = new Weights[shards];
+        java.util.Arrays.fill(all, weights);
+        return all;
     }
 
     /** Shard 0: call it from one thread; the other shards follow each of its forward passes. */

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.Random;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 
 /** A checkpoint read chunk by chunk, and quantized on load. */
@@ -74,5 +76,34 @@ class CheckpointLoaderTest {
         loader.accept(ByteBuffer.wrap(file, 0, file.length / 2));
         BadInputException e = assertThrows(BadInputException.class, loader::finish);
         assertTrue(e.getMessage().startsWith("model.bin: truncated: " + file.length / 2 + " of " + file.length), e.getMessage());
+    }
+
+    /** Shards loading one file keep disjoint slices that together are every row, once. */
+    @Test
+    void eachShardKeepsOnlyItsOwnRows() {
+        for (String name : new String[] {"tiny32k_unshared_v0.bin", "tiny32k_q80.bin"}) {
+            byte[] file = Shared.bytes(Shared.model(name));
+            int shards = 3;
+            Weights[] slices = new Weights[shards];
+            for (int s = 0; s < shards; s++) {
+                CheckpointLoader loader = new CheckpointLoader(file.length, name, false, s, shards);
+                loader.accept(ByteBuffer.wrap(file));
+                slices[s] = loader.finish().weights();
+            }
+            List<Function<Weights, Matrix[]>> kinds = List.of(
+                    w -> new Matrix[] {w.tokenEmbedding(), w.classifier()}, Weights::wq, Weights::wk, Weights::w1, Weights::w2);
+            for (var kind : kinds) {
+                for (int m = 0; m < kind.apply(slices[0]).length; m++) {
+                    int rows = kind.apply(slices[0])[m].rows();
+                    for (int row = 0; row < rows; row++) {
+                        int holders = 0;
+                        for (Weights slice : slices) {
+                            holders += ((RowSlice) kind.apply(slice)[m]).holds(row) ? 1 : 0;
+                        }
+                        assertEquals(1, holders, name + ": row " + row + " held by one shard");
+                    }
+                }
+            }
+        }
     }
 }

@@ -76,6 +76,27 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
         }
     }
 
+    /**
+     * The ids of {@code shards} shards that each loaded only their own rows of the file (as the
+     * browser's workers do: {@link CheckpointLoader} given the shard), in chunks, on threads.
+     */
+    public int[] generateFromSlices(int shards) {
+        byte[] file = Shared.bytes(Shared.model(model));
+        Weights[] slices = new Weights[shards];
+        for (int s = 0; s < shards; s++) {
+            CheckpointLoader loader = new CheckpointLoader(file.length, model, false, s, shards);
+            for (int at = 0; at < file.length; at += 1000) {
+                loader.accept(java.nio.ByteBuffer.wrap(file, at, Math.min(1000, file.length - at)));
+            }
+            slices[s] = loader.finish().weights();
+        }
+        Tokenizer tok = Shared.tokenizer(tokenizer, slices[0].config().vocabSize());
+        Sampler sampler = new Sampler(slices[0].config().vocabSize(), temperature, topp, seed);
+        try (ThreadedShards threads = new ThreadedShards(slices)) {
+            return run(new Generation(threads.transformer(), tok, sampler, prompt, steps));
+        }
+    }
+
     private static int[] run(Generation generation) {
         while (!generation.step().isLast()) {
             // each step appends its token to ids()

@@ -33,4 +33,14 @@ class GoldenGenerateTest {
             assertArrayEquals(golden.ids(), golden.generate(shards), golden.name() + ", " + shards + " shards");
         }
     }
+
+    /** Shards that each hold only their slice of the weights (the browser's way): the same ids. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void producesTheReferenceIdsFromSlicesOfTheFile(GoldenCase golden) {
+        Shared.dir();
+        for (int shards = 1; shards <= 3; shards++) {
+            assertArrayEquals(golden.ids(), golden.generateFromSlices(shards), golden.name() + ", " + shards + " slices");
+        }
+    }
 }
