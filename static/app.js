@@ -13,11 +13,35 @@
  */
 'use strict';
 
-const engineWorker = new Worker(`worker.js?engine=${chooseEngine(new URLSearchParams(location.search))}`);
+const engineWorker = new Worker(`worker.js?engine=${chooseEngine(new URLSearchParams(location.search))}` +
+    workersParameter(chooseWorkers(new URLSearchParams(location.search))));
 
 /** 'wasm' unless the URL asks for 'js' or the browser cannot run WebAssembly GC. */
 function chooseEngine(query) {
   return query.get('engine') !== 'js' && supportsWasmGc() ? 'wasm' : 'js';
+}
+
+/**
+ * How many workers share the model: ?workers=N, else one per core when the page is cross-origin
+ * isolated (shared memory; sw.js or the server makes it so), at most two per GB the device reports
+ * and eight in all. One without isolation: exchanging by messages costs more than a core gains.
+ * The worker uses no more than the model has key/value heads.
+ */
+function chooseWorkers(query) {
+  const asked = parseInt(query.get('workers'), 10);
+  if (asked >= 1) {
+    return Math.min(asked, 64);
+  }
+  if (self.crossOriginIsolated !== true) {
+    return 1;
+  }
+  const cores = navigator.hardwareConcurrency || 1;
+  const memory = navigator.deviceMemory ? Math.max(1, Math.floor(2 * navigator.deviceMemory)) : cores;
+  return Math.max(1, Math.min(cores, memory, 8));
+}
+
+function workersParameter(count) {
+  return count > 1 ? `&workers=${count}` : '';
 }
 
 /** Validates the smallest module that declares a GC struct type. */
@@ -63,12 +87,44 @@ function supportsWasmGc() {
   registerServiceWorker();
   const worker = listenTo(engineWorker);
   bindControls();
-  loadManifest();
+  afterIsolation(loadManifest);
 
   /** sw.js keeps the page and its engine for offline visits (not in HtmlUnit, which has none). */
   function registerServiceWorker() {
     if (navigator.serviceWorker && location.protocol !== 'file:') {
       navigator.serviceWorker.register('sw.js').catch(() => {}); // without it the page still works online
+    }
+  }
+
+  /**
+   * On a static host the page is cross-origin isolated (so its workers can share memory) only
+   * once sw.js answers it. A visit it does not control yet reloads once when it takes over
+   * (at most once per tab session: no loop, whatever happens); meanwhile, for up to three seconds,
+   * the model waits, so it is not downloaded twice. Then `next` runs.
+   */
+  function afterIsolation(next) {
+    const KEY = 'llama2-isolation-reload';
+    let tried = true;
+    try {
+      tried = self.crossOriginIsolated === true || !navigator.serviceWorker || location.protocol === 'file:' ||
+          sessionStorage.getItem(KEY) === '1';
+    } catch (e) {
+      // no sessionStorage here: never reload
+    }
+    if (tried) {
+      next();
+      return;
+    }
+    const timer = navigator.serviceWorker.controller ? null : setTimeout(next, 3000);
+    navigator.serviceWorker.addEventListener('controllerchange', () => {
+      sessionStorage.setItem(KEY, '1');
+      if (timer !== null) {
+        clearTimeout(timer);
+      }
+      location.reload();
+    });
+    if (timer === null) {
+      next(); // controlled, yet not isolated: an older sw.js, which an update will replace
     }
   }
 
@@ -350,7 +406,8 @@ function supportsWasmGc() {
       `vocabulary ${info.vocabSize}, context ${info.seqLen}`,
       info.format,
       megabytes(info.bytes)
-    ].join(' · ');
+    ].concat(info.shards > 1 ? [`${info.shards} workers`] : []).join(' · ');
+    document.body.dataset.shards = String(info.shards || 1);
   }
 
   function showFilePicker() {

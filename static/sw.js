@@ -8,14 +8,19 @@
  * Cancel). Registered as 'sw.js' relative to the page, so its scope is the site's folder, also
  * under a subpath such as https://user.github.io/<repo>/.
  *
- * One file for every concern of a service worker: responses that need other headers (for
- * example cross-origin isolation for shared memory) belong in respond() below.
+ * It also makes the site cross-origin isolated, which a static host such as GitHub Pages cannot
+ * (it sends no such headers): the page and its workers are answered with
+ * Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: credentialless, so
+ * the page may share memory between the workers that split a model (shards.js). Credentialless
+ * still lets the page download models from other sites that allow it (CORS, as Hugging Face and
+ * GitHub do); requests to other origins pass by untouched. A first visit, which this worker does
+ * not control yet, reloads once when it takes over (app.js).
  */
 'use strict';
 
 const BUILD = '@build.time@'; // set by the build (Maven resource filtering)
 const SHELL = 'llama2-shell-' + BUILD;
-const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'icon.svg', 'manifest.webmanifest',
+const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'shards.js', 'icon.svg', 'manifest.webmanifest',
   'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js'];
 
 self.addEventListener('install', (event) => {
@@ -31,10 +36,16 @@ self.addEventListener('activate', (event) => {
 });
 
 self.addEventListener('fetch', (event) => {
-  const url = new URL(event.request.url);
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== 'GET' || url.origin !== self.location.origin) {
+    return;
+  }
   const path = url.pathname.substring(new URL(self.registration.scope).pathname.length);
-  if (event.request.method === 'GET' && url.origin === self.location.origin && isShell(path)) {
-    event.respondWith(respond(event.request));
+  if (isShell(path)) {
+    event.respondWith(respond(request));
+  } else if (request.mode === 'navigate' || request.destination === 'worker' || request.destination === 'script') {
+    event.respondWith(fetch(request).then(isolated)); // pages and scripts outside the shell need the headers too
   }
 });
 
@@ -49,7 +60,19 @@ function isShell(path) {
  * they asked for, query included, and read their settings from it.
  */
 function respond(request) {
-  return caches.match(request, {ignoreSearch: true}).then((stored) => stored
-      ? new Response(stored.body, {status: stored.status, statusText: stored.statusText, headers: stored.headers})
-      : fetch(request));
+  return caches.match(request, {ignoreSearch: true}).then((stored) => stored ? isolated(stored) : fetch(request).then(isolated));
+}
+
+/**
+ * A new response with the response's body, status and headers, and the two headers of
+ * cross-origin isolation. (It carries no URL of its own, see respond.)
+ */
+function isolated(response) {
+  if (!response || response.type === 'opaque' || response.status === 0) {
+    return response;
+  }
+  const headers = new Headers(response.headers);
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Embedder-Policy', 'credentialless');
+  return new Response(response.body, {status: response.status, statusText: response.statusText, headers});
 }

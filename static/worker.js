@@ -3,6 +3,9 @@
  *
  * Started as `new Worker('worker.js?engine=wasm')` or `?engine=js`. With `wasm` it loads the
  * WebAssembly GC build and falls back to the JavaScript build when the browser cannot run it.
+ * With `&workers=N` (N > 1) it splits each model it loads across N workers, itself and N - 1
+ * it starts (shards.js; at most one per key/value head of the model), when the page is
+ * cross-origin isolated; the messages below stay the same, 'ready' says how many in `shards`.
  *
  * Messages the page sends (postMessage objects, `type` first):
  *   {type: 'load', model, tokenizer, modelName?, tokenizerName?}
@@ -44,6 +47,8 @@
   let engine = null;       // {name: 'wasm' | 'js', exports} once running
   let pending = [];        // messages that arrived before the engine was ready
   let job = null;          // the generation in progress: {stopRequested, ids, count, firstTokenAt, lastTokenAt}
+  const shardsWanted = Math.max(1, parseInt(new URLSearchParams(self.location.search).get('workers'), 10) || 1);
+  let shards = null;       // shards.js's lead, once a model was split across workers
 
   self.onmessage = (event) => {
     if (engine) {
@@ -110,6 +115,7 @@
       }
     } catch (failure) {
       job = null;
+      releaseShards();
       post({type: 'error', message: describeFailure(failure)});
     }
   }
@@ -125,11 +131,25 @@
     const bytes = {};
     ['model', 'tokenizer'].forEach((what) => obtain(message[what], what, (buffer) => {
       bytes[what] = buffer;
-      if (bytes.model && bytes.tokenizer) {
+      if (bytes.model && bytes.tokenizer && shardsWanted > 1) {
+        loadInShards(bytes, names, message.quantize);
+      } else if (bytes.model && bytes.tokenizer) {
         const info = call('load', bytes.model, names.model, bytes.tokenizer, names.tokenizer);
         post(info.error ? {type: 'error', message: info.error} : {type: 'ready', engine: engine.name, info});
       }
     }));
+  }
+
+  /** Each of shardsWanted workers keeps its slice of the model (shards.js). */
+  function loadInShards(bytes, names, quantize) {
+    if (!shards) {
+      importScripts('shards.js');
+      shards = self.llama2Shards.lead;
+    }
+    shards.load({call, engineName: engine.name, model: bytes.model, modelName: names.model, tokenizer: bytes.tokenizer,
+                 tokenizerName: names.tokenizer, wanted: shardsWanted, quantize})
+        .then((info) => post({type: 'ready', engine: engine.name, info}),
+              (failure) => post({type: 'error', message: describeFailure(failure)}));
   }
 
   /** Calls back with the ArrayBuffer itself, or downloads a URL (then reports progress). */
@@ -172,6 +192,9 @@
       return;
     }
     job = {stopRequested: false, ids: started.ids, count: 0, firstTokenAt: 0, lastTokenAt: 0};
+    if (shards) {
+      shards.serve();
+    }
     schedule(nextToken);
   }
 
@@ -184,9 +207,15 @@
       finish(current, 'stopped');
       return;
     }
-    const step = call('step');
+    let step;
+    try {
+      step = call('step');
+    } catch (failure) { // a worker of a split model failed mid-step
+      step = {error: describeFailure(failure)};
+    }
     if (step.error) {
       job = null;
+      releaseShards();
       post({type: 'error', message: step.error});
       return;
     }
@@ -210,7 +239,15 @@
 
   function finish(current, reason) {
     job = null;
+    releaseShards();
     post({type: 'done', ids: current.ids, count: current.count, tokps: tokensPerSecond(current), reason});
+  }
+
+  /** Between stories the other workers wait in their event loops, where they can load a model. */
+  function releaseShards() {
+    if (shards) {
+      shards.release();
+    }
   }
 
   /**

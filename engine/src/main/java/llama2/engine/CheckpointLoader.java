@@ -53,6 +53,14 @@ public final class CheckpointLoader {
         this.header = ByteBuffer.allocate((int) Math.min(size, Checkpoint.HEADER_BYTES)).order(ByteOrder.LITTLE_ENDIAN);
     }
 
+    /**
+     * The shape a file's header states, read from its first bytes ({@code min(256, size)} of them,
+     * or more) and checked against its size: what a launcher needs to know before it loads.
+     */
+    public static Config config(ByteBuffer start, long size, String source) {
+        return Checkpoint.readHeader(start.order(ByteOrder.LITTLE_ENDIAN), size, source).config();
+    }
+
     /** Takes all of {@code chunk}, the file's next bytes. */
     public void accept(ByteBuffer chunk) {
         received += chunk.remaining();

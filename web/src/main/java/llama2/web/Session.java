@@ -26,6 +26,7 @@ final class Session {
     private Transformer transformer;
     private Tokenizer tokenizer;
     private long modelBytes;
+    private int shards = 1;     // workers the model is split into
 
     private Generation story;   // the story being written, in story mode
     private Chat chat;          // the conversation, in chat mode
@@ -40,6 +41,24 @@ final class Session {
         tokenizer = vocabulary;
         transformer = new Transformer(loaded.weights());
         modelBytes = model.length;
+    }
+
+    /**
+     * Uses a model loaded elsewhere: by shards (ShardExports), of which {@code transformer} is the
+     * lead among {@code shards}.
+     */
+    void use(Checkpoint checkpoint, Tokenizer tokenizer, Transformer transformer, long modelBytes, int shards) {
+        unload();
+        this.checkpoint = checkpoint;
+        this.tokenizer = tokenizer;
+        this.transformer = transformer;
+        this.modelBytes = modelBytes;
+        this.shards = shards;
+    }
+
+    /** Drops the model, so loading the next one does not hold two. */
+    void unloadModel() {
+        unload();
     }
 
     boolean loaded() {
@@ -63,6 +82,7 @@ final class Session {
                 .put("version", checkpoint.version())
                 .put("format", checkpoint.formatName())
                 .put("bytes", modelBytes)
+                .put("shards", shards)
                 .toString();
     }
 
@@ -128,6 +148,7 @@ final class Session {
         chat = null;
         last = null;
         modelBytes = 0;
+        shards = 1;
     }
 
     private void requireModel() {

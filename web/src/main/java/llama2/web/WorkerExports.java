@@ -7,10 +7,11 @@ import org.teavm.jso.typedarrays.ArrayBuffer;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
- * The three functions the Web Worker (static/worker.js) calls; TeaVM compiles this class to both
+ * The functions the Web Workers (static/worker.js, static/shards.js) call; TeaVM compiles this class to both
  * WebAssembly GC and JavaScript, with the same exports.
  *
- * <p>Each returns one JSON object (a string: the one value both targets hand over cheaply), and
+ * <p>Three serve one worker: load, start and step; those named shard… a model split across workers
+ * ({@link ShardExports}). Each returns one JSON object (a string: the one value both targets hand over cheaply), and
  * the worker crosses into Java once per token: {@link #step()} makes the token and says all the
  * page needs about it. Every call returns quickly, so the worker's event loop sees a Stop message
  * between two tokens. Failures come back as {@code {"error": sentence}} instead of exceptions,
@@ -18,7 +19,7 @@ import org.teavm.jso.typedarrays.Int8Array;
  */
 public final class WorkerExports {
 
-    private static final Session session = new Session();
+    static final Session session = new Session();
 
     private WorkerExports() {
     }
@@ -89,7 +90,39 @@ public final class WorkerExports {
         }
     }
 
-    private static String error(Throwable failure) {
+    // The exports of a model split across workers (static/shards.js): see ShardExports.
+
+    @JSExport
+    public static String shardCount(Int8Array head, double size, String name, int wanted) {
+        return ShardExports.shardCount(head, size, name, wanted);
+    }
+
+    @JSExport
+    public static String shardLoadBegin(double size, String name, int shard, int shards, boolean quantize) {
+        return ShardExports.shardLoadBegin(size, name, shard, shards, quantize);
+    }
+
+    @JSExport
+    public static String shardLoadChunk(Int8Array chunk) {
+        return ShardExports.shardLoadChunk(chunk);
+    }
+
+    @JSExport
+    public static String shardFollow() {
+        return ShardExports.shardFollow();
+    }
+
+    @JSExport
+    public static String shardLead(ArrayBuffer tokenizer, String tokenizerName) {
+        return ShardExports.shardLead(tokenizer, tokenizerName);
+    }
+
+    @JSExport
+    public static String shardForward(int token, int pos) {
+        return ShardExports.shardForward(token, pos);
+    }
+
+    static String error(Throwable failure) {
         return new Json().put("error", explain(failure)).toString();
     }
 

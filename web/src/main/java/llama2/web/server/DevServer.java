@@ -20,6 +20,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The server exists so that {@code ./web/serve} works without installing anything, and so that
  * browser tests can overlay test models on the real site and count requests (a second visit must
  * be answered from the browser's cache, not from here).
+ *
+ * <p>It sends the headers that make the page cross-origin isolated (so its workers can share
+ * memory), as a configurable host would; {@link #staticHost} sends none, and serves the site
+ * under a subpath, as GitHub Pages serves a project site: there the service worker isolates it.
  */
 public final class DevServer implements AutoCloseable {
 
@@ -40,6 +44,8 @@ public final class DevServer implements AutoCloseable {
             Map.entry("md", "text/plain; charset=utf-8"));
 
     private final List<Path> roots;
+    private final boolean isolate;   // send COOP and COEP
+    private final String base;       // the site's path: "/" or "/<repo>/"
     private final HttpServer server;
     private final Map<String, AtomicInteger> requestsByPath = new ConcurrentHashMap<>();
 
@@ -55,7 +61,21 @@ public final class DevServer implements AutoCloseable {
 
     /** As above, on {@code host}: "0.0.0.0" lets a phone on the same network open the page. */
     public DevServer(String host, int port, List<Path> roots) throws IOException {
+        this(host, port, roots, true, "/");
+    }
+
+    /**
+     * Like a static host such as GitHub Pages: no isolation headers, the site under {@code base}
+     * (for example "/llama2/"), on a free port.
+     */
+    public static DevServer staticHost(List<Path> roots, String base) throws IOException {
+        return new DevServer("127.0.0.1", 0, roots, false, base);
+    }
+
+    private DevServer(String host, int port, List<Path> roots, boolean isolate, String base) throws IOException {
         this.roots = roots.stream().map(root -> root.toAbsolutePath().normalize()).toList();
+        this.isolate = isolate;
+        this.base = base;
         this.server = HttpServer.create(new InetSocketAddress(host, port), 0);
         server.createContext("/", this::handle);
         server.start();
@@ -66,7 +86,7 @@ public final class DevServer implements AutoCloseable {
     }
 
     public String url() {
-        return "http://localhost:" + port() + "/";
+        return "http://localhost:" + port() + base;
     }
 
     /** How many times a path (such as {@code /models/default.bin}) was requested so far. */
@@ -89,7 +109,7 @@ public final class DevServer implements AutoCloseable {
                 sendText(exchange, 405, "Only GET and HEAD are served here.");
                 return;
             }
-            Path file = find(path);
+            Path file = path.startsWith(base) ? find(path.substring(base.length())) : null;
             if (file == null) {
                 sendText(exchange, 404, "Not found: " + path);
                 return;
@@ -98,6 +118,10 @@ public final class DevServer implements AutoCloseable {
             exchange.getResponseHeaders().set("Content-Type", contentType(file));
             // Always revalidate: a rebuilt site must show up on reload during development.
             exchange.getResponseHeaders().set("Cache-Control", "no-cache");
+            if (isolate) { // shared memory for the workers that split a model
+                exchange.getResponseHeaders().set("Cross-Origin-Opener-Policy", "same-origin");
+                exchange.getResponseHeaders().set("Cross-Origin-Embedder-Policy", "credentialless");
+            }
             if (method.equals("HEAD")) {
                 exchange.getResponseHeaders().set("Content-Length", Long.toString(body.length));
                 exchange.sendResponseHeaders(200, -1);
@@ -112,7 +136,7 @@ public final class DevServer implements AutoCloseable {
 
     /** The file for a URL path, or null; never anything outside the served folders. */
     private Path find(String urlPath) {
-        String relative = urlPath.startsWith("/") ? urlPath.substring(1) : urlPath;
+        String relative = urlPath.startsWith("/") ? urlPath.substring(1) : urlPath; // relative to the base
         if (relative.isEmpty() || relative.endsWith("/")) {
             relative = relative + "index.html";
         }

@@ -57,6 +57,13 @@ public final class TestModels {
         return list(id);
     }
 
+    /** Lists a copy of a model file and its tokenizer (for example the reference's, from ../shared). */
+    public TestModels addCopy(String id, Path model, Path tokenizer) throws IOException {
+        Files.copy(model, model(id), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(tokenizer, tokenizer(id), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return list(id);
+    }
+
     /** Lists a model whose files are not on the server, as after a broken deploy. */
     public TestModels addListedButMissing(String id) {
         entries.add("{\"id\": \"" + id + "\", \"name\": \"Test model " + id + "\", \"model\": \"models/" + id

@@ -1,0 +1,294 @@
+/*
+ * One model split across Web Workers ("shards"), so generation uses more than one core.
+ *
+ * The engine's worker (worker.js, the lead) runs shard 0 and samples the tokens; it starts one
+ * follower worker (this file, `new Worker('shards.js?engine=wasm')`) per other shard. Every shard
+ * keeps only its rows of each weight matrix and its key/value heads (ShardRows.java), so the
+ * workers together hold one copy of the weights. After each sharded step of a forward pass the
+ * shards exchange their slices (an all-gather); the Java side calls `self.llama2Shards.begin` and
+ * `.allGather` (WorkerExchange.java).
+ *
+ * Transport: when the page is cross-origin isolated, a SharedArrayBuffer: each shard writes its
+ * slice, all meet at a barrier (Atomics.wait: a waiting worker sleeps, it does not spin for long),
+ * then each reads the whole vector. Two vectors alternate, so one barrier per exchange suffices.
+ *
+ * Lead -> follower messages: {type: 'load', shard, shards, size, name, quantize, control, vectors}
+ * (the shared memory), {type: 'chunk', bytes} (the file's next bytes; only the shard's rows are
+ * kept), {type: 'follow'} (loading is over), {type: 'serve'} (follow forward passes until
+ * released). Follower -> lead: {type: 'ack'} after each of the first three, {type: 'error', message}.
+ *
+ * Only real browsers come here (the lead imports this file when asked for more than one worker),
+ * so Promises are used freely.
+ */
+'use strict';
+
+(() => {
+  // Words of the control block (an Int32Array over shared memory).
+  const GENERATION = 0;  // barrier generation: bumped when the last shard arrives
+  const ARRIVED = 1;     // shards at the barrier so far
+  const ABORTED = 2;     // 1 once a shard failed: every wait ends with an error
+  const COMMAND = 3;     // what followers do after the next barrier: FORWARD or RELEASE
+  const TOKEN = 4;
+  const POSITION = 5;
+  const CONTROL_WORDS = 8;
+  const FORWARD = 1;
+  const RELEASE = 2;
+  const CHUNK_BYTES = 4 << 20;  // the file reaches the followers a few megabytes at a time
+  const SPINS = 4000;           // checks before sleeping: a few microseconds, less than a wake-up costs
+
+  let shards = 1;
+  let control = null;    // Int32Array over shared memory
+  let vectors = null;    // two Float32Arrays over shared memory, used in turn
+  let parity = 0;
+
+  function useTransport(count, controlBuffer, vectorBuffers) {
+    shards = count;
+    control = new Int32Array(controlBuffer);
+    vectors = vectorBuffers.map((buffer) => new Float32Array(buffer));
+    parity = 0;
+  }
+
+  /** Waits until every shard has arrived; throws if a shard failed. */
+  function arrive() {
+    const generation = Atomics.load(control, GENERATION);
+    if (Atomics.add(control, ARRIVED, 1) === shards - 1) {
+      Atomics.store(control, ARRIVED, 0);
+      Atomics.add(control, GENERATION, 1);
+      Atomics.notify(control, GENERATION);
+    } else {
+      for (let i = 0; i < SPINS && Atomics.load(control, GENERATION) === generation; i++) {
+        // a short spin: the other shards are usually a few microseconds away
+      }
+      while (Atomics.load(control, GENERATION) === generation) {
+        Atomics.wait(control, GENERATION, generation);
+      }
+    }
+    if (Atomics.load(control, ABORTED)) {
+      throw new Error('Another worker of the model failed; load the model again.');
+    }
+  }
+
+  /** Ends every wait with an error: a shard failed, the others must not wait for it forever. */
+  function abort() {
+    if (control) {
+      Atomics.store(control, ABORTED, 1);
+      Atomics.add(control, GENERATION, 1);
+      Atomics.notify(control, GENERATION);
+    }
+  }
+
+  self.llama2Shards = {
+    /** The lead starts a forward pass: the followers run theirs. */
+    begin: (token, pos) => {
+      Atomics.store(control, TOKEN, token);
+      Atomics.store(control, POSITION, pos);
+      Atomics.store(control, COMMAND, FORWARD);
+      arrive();
+    },
+    /** This shard's part starts at `from`; returns the whole vector of `length` floats. */
+    allGather: (part, from, length) => {
+      const vector = vectors[parity];
+      parity ^= 1;
+      vector.set(part, from);
+      arrive();
+      return vector.subarray(0, length);
+    }
+  };
+
+  if (/\/shards\.js$/.test(self.location.pathname)) {
+    follow();
+  } else {
+    self.llama2Shards.lead = lead();
+  }
+
+  // ---- A follower --------------------------------------------------------------------------
+
+  function follow() {
+    const engineName = new URLSearchParams(self.location.search).get('engine') === 'js' ? 'js' : 'wasm';
+    let engine;
+    if (engineName === 'js') {
+      importScripts('js/engine.js');
+      engine = Promise.resolve(self); // the JavaScript build puts its exports on the global object
+    } else {
+      importScripts('wasm/classes.wasm-runtime.js');
+      engine = TeaVM.wasmGC.load('wasm/engine.wasm').then((teavm) => teavm.exports);
+    }
+    engine.catch((failure) => self.postMessage({type: 'error', message: `The engine could not start: ${failure}`}));
+    self.onmessage = (event) => engine.then((exports) => obey(exports, event.data));
+  }
+
+  function obey(exports, message) {
+    const call = (name, ...args) => {
+      const answer = JSON.parse(exports[name](...args));
+      if (answer.error) {
+        throw new Error(answer.error);
+      }
+      return answer;
+    };
+    try {
+      switch (message.type) {
+        case 'load':
+          useTransport(message.shards, message.control, message.vectors);
+          call('shardLoadBegin', message.size, message.name, message.shard, message.shards, message.quantize);
+          break;
+        case 'chunk':
+          call('shardLoadChunk', new Int8Array(message.bytes));
+          break;
+        case 'follow':
+          call('shardFollow');
+          break;
+        case 'serve':
+          serve(call);
+          return;
+        default:
+          throw new Error(`A follower does not understand "${message.type}".`);
+      }
+      self.postMessage({type: 'ack'});
+    } catch (failure) {
+      abort();
+      self.postMessage({type: 'error', message: failure && failure.message ? failure.message : String(failure)});
+    }
+  }
+
+  /** Follows the lead's forward passes until it releases this worker (or a shard fails). */
+  function serve(call) {
+    for (;;) {
+      arrive();
+      if (Atomics.load(control, COMMAND) === RELEASE) {
+        return;
+      }
+      call('shardForward', Atomics.load(control, TOKEN), Atomics.load(control, POSITION));
+    }
+  }
+
+  // ---- The lead ----------------------------------------------------------------------------
+
+  function lead() {
+    let followers = [];
+    let serving = false;
+    let broken = false;
+
+    /** Starts `count` followers running `engineName`, reusing those already running. */
+    function ensureFollowers(count, engineName) {
+      if (followers.length === count && !broken) {
+        return;
+      }
+      followers.forEach((follower) => follower.worker.terminate());
+      followers = [];
+      broken = false;
+      for (let i = 0; i < count; i++) {
+        const follower = {worker: new Worker(`shards.js?engine=${engineName}`), waiting: null};
+        follower.worker.onmessage = (event) => answered(follower, event.data);
+        follower.worker.onerror = (event) => answered(follower,
+            {type: 'error', message: event && event.message ? event.message : 'a worker of the model stopped'});
+        followers.push(follower);
+      }
+    }
+
+    function answered(follower, message) {
+      const waiting = follower.waiting;
+      follower.waiting = null;
+      if (message.type === 'error') {
+        broken = true;
+      }
+      if (waiting) {
+        if (message.type === 'error') {
+          waiting.reject(new Error(message.message));
+        } else {
+          waiting.resolve();
+        }
+      }
+    }
+
+    /** Sends every follower a message and waits for all their answers. */
+    function tell(makeMessage, transfer) {
+      return Promise.all(followers.map((follower, i) => new Promise((resolve, reject) => {
+        follower.waiting = {resolve, reject};
+        const message = makeMessage(i + 1);
+        follower.worker.postMessage(message, transfer ? transfer(message) : []);
+      })));
+    }
+
+    /**
+     * Loads the model into `wanted` shards (fewer if the model has fewer key/value heads): each
+     * worker keeps its rows as the file streams past. Resolves to the model's facts.
+     */
+    function load({call, engineName, model, modelName, tokenizer, tokenizerName, wanted, quantize}) {
+      release();
+      const size = model.byteLength;
+      const plan = call('shardCount', new Int8Array(model, 0, Math.min(256, size)), size, modelName, wanted);
+      if (plan.error) {
+        return Promise.reject(new Error(plan.error));
+      }
+      const shared = typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
+      const count = shared ? plan.shards : 1;
+      ensureFollowers(count - 1, engineName);
+      const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS) : null;
+      const vectorBuffers = shared ? [0, 1].map(() => new SharedArrayBuffer(4 * plan.longest)) : null;
+      if (shared) {
+        useTransport(count, controlBuffer, vectorBuffers);
+      }
+      const begun = call('shardLoadBegin', size, modelName, 0, count, Boolean(quantize));
+      if (begun.error) {
+        return Promise.reject(new Error(begun.error));
+      }
+      let offset = 0;
+      const next = () => {
+        if (offset >= size) {
+          return tell(() => ({type: 'follow'}));
+        }
+        const end = Math.min(size, offset + CHUNK_BYTES);
+        const from = offset;
+        offset = end;
+        const sent = tell(() => ({type: 'chunk', bytes: model.slice(from, end)}), (message) => [message.bytes]);
+        const mine = call('shardLoadChunk', new Int8Array(model, from, end - from));
+        if (mine.error) {
+          return Promise.reject(new Error(mine.error));
+        }
+        return sent.then(next);
+      };
+      return tell((shard) => ({type: 'load', shard, shards: count, size, name: modelName, quantize: Boolean(quantize),
+                               control: controlBuffer, vectors: vectorBuffers}))
+          .then(next)
+          .then(() => {
+            const info = call('shardLead', tokenizer, tokenizerName);
+            if (info.error) {
+              throw new Error(info.error);
+            }
+            info.transport = count > 1 ? 'shared memory' : 'none';
+            return info;
+          });
+    }
+
+    /** Before the lead's first forward pass of a story: the followers start following. */
+    function serve() {
+      if (broken) {
+        throw new Error('A worker of the model failed; load the model again.');
+      }
+      if (!serving && followers.length > 0) {
+        serving = true;
+        followers.forEach((follower) => follower.worker.postMessage({type: 'serve'}));
+      }
+    }
+
+    /** After the story: the followers return to their event loops (to load, or serve again). */
+    function release() {
+      if (!serving) {
+        return;
+      }
+      serving = false;
+      if (Atomics.load(control, ABORTED)) {
+        broken = true;
+        return;
+      }
+      Atomics.store(control, COMMAND, RELEASE);
+      try {
+        arrive();
+      } catch (failure) {
+        broken = true;
+      }
+    }
+
+    return {load, serve, release};
+  }
+})();

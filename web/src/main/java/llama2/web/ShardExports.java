@@ -1,0 +1,128 @@
+package llama2.web;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import llama2.engine.BadInputException;
+import llama2.engine.Checkpoint;
+import llama2.engine.CheckpointLoader;
+import llama2.engine.Config;
+import llama2.engine.ShardRows;
+import llama2.engine.Tokenizer;
+import llama2.engine.Transformer;
+import org.teavm.jso.typedarrays.ArrayBuffer;
+import org.teavm.jso.typedarrays.Int8Array;
+
+/**
+ * What the shard exports of {@link WorkerExports} do, for a model split into shards, one per
+ * browser worker (static/shards.js drives them): every shard loads only its rows of the file as its bytes stream past, then the lead
+ * (shard 0, in worker.js) writes stories through {@link WorkerExports} as usual while each other
+ * shard follows its forward passes ({@link #shardForward}). They exchange through
+ * {@link WorkerExchange}. Like {@link WorkerExports}, each call returns one JSON object, an
+ * {@code {"error"}} on failure.
+ */
+public final class ShardExports {
+    private static CheckpointLoader loader;
+    private static int shard;
+    private static int shards;
+    private static long modelBytes;
+    private static Transformer follower;
+
+    private ShardExports() {
+    }
+
+    /**
+     * How many shards the model whose file starts with {@code head} (its first 256 bytes, or all
+     * of a shorter file) can use, at most {@code wanted}, and the longest vector they exchange:
+     * {@code {"shards", "longest"}}.
+     */
+    static String shardCount(Int8Array head, double size, String name, int wanted) {
+        try {
+            Config config = CheckpointLoader.config(littleEndian(head.copyToJavaArray()), (long) size, name);
+            int longest = Math.max(config.vocabSize(), Math.max(config.dim(), config.hiddenDim()));
+            return new Json().put("shards", ShardRows.usable(config, wanted)).put("longest", longest).toString();
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** Begins reading this worker's shard of a file of {@code size} bytes; the model before is dropped. */
+    static String shardLoadBegin(double size, String name, int shard, int shards, boolean quantize) {
+        try {
+            follower = null;
+            WorkerExports.session.unloadModel();
+            ShardExports.shard = shard;
+            ShardExports.shards = shards;
+            modelBytes = (long) size;
+            loader = new CheckpointLoader((long) size, name, quantize, shard, shards);
+            return "{}";
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** The file's next bytes: only this shard's rows of them are kept. */
+    static String shardLoadChunk(Int8Array chunk) {
+        try {
+            loader.accept(ByteBuffer.wrap(chunk.copyToJavaArray()));
+            return "{}";
+        } catch (Throwable failure) {
+            loader = null;
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** A follower's last call of loading: it now follows the lead's forward passes. */
+    static String shardFollow() {
+        try {
+            Checkpoint checkpoint = finish();
+            follower = new Transformer(checkpoint.weights(), shard, shards, new WorkerExchange(false));
+            return "{}";
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /**
+     * The lead's last call of loading, with the tokenizer: returns the model's facts as
+     * {@link WorkerExports#load} does, and {@code shards}.
+     */
+    static String shardLead(ArrayBuffer tokenizer, String tokenizerName) {
+        try {
+            Checkpoint checkpoint = finish();
+            Tokenizer vocabulary = Tokenizer.read(littleEndian(Int8Array.create(tokenizer).copyToJavaArray()),
+                    checkpoint.config().vocabSize(), tokenizerName);
+            Transformer lead = shards == 1 ? new Transformer(checkpoint.weights())
+                    : new Transformer(checkpoint.weights(), 0, shards, new WorkerExchange(true));
+            WorkerExports.session.use(checkpoint, vocabulary, lead, modelBytes, shards);
+            return WorkerExports.session.describe();
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** A follower's part of one forward pass, which the lead began. */
+    static String shardForward(int token, int pos) {
+        try {
+            if (follower == null) {
+                throw new BadInputException("This shard holds no model.");
+            }
+            follower.forward(token, pos);
+            return "{}";
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    private static Checkpoint finish() {
+        if (loader == null) {
+            throw new BadInputException("No model is being loaded.");
+        }
+        Checkpoint checkpoint = loader.finish();
+        loader = null;
+        return checkpoint;
+    }
+
+    private static ByteBuffer littleEndian(byte[] bytes) {
+        return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+}
