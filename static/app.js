@@ -40,8 +40,9 @@ function chooseWorkers(query) {
   return Math.max(1, Math.min(cores, memory, 8));
 }
 
+/** ?shared=0 makes the workers exchange by messages even when they could share memory (to compare). */
 function workersParameter(count) {
-  return count > 1 ? `&workers=${count}` : '';
+  return count > 1 ? `&workers=${count}${new URLSearchParams(location.search).get('shared') === '0' ? '&shared=0' : ''}` : '';
 }
 
 /** Validates the smallest module that declares a GC struct type. */
@@ -406,8 +407,9 @@ function supportsWasmGc() {
       `vocabulary ${info.vocabSize}, context ${info.seqLen}`,
       info.format,
       megabytes(info.bytes)
-    ].concat(info.shards > 1 ? [`${info.shards} workers`] : []).join(' · ');
+    ].concat(info.shards > 1 ? [`${info.shards} workers (${info.transport})`] : []).join(' · ');
     document.body.dataset.shards = String(info.shards || 1);
+    document.body.dataset.transport = info.transport || 'none';
   }
 
   function showFilePicker() {

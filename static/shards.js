@@ -8,14 +8,23 @@
  * shards exchange their slices (an all-gather); the Java side calls `self.llama2Shards.begin` and
  * `.allGather` (WorkerExchange.java).
  *
- * Transport: when the page is cross-origin isolated, a SharedArrayBuffer: each shard writes its
- * slice, all meet at a barrier (Atomics.wait: a waiting worker sleeps, it does not spin for long),
- * then each reads the whole vector. Two vectors alternate, so one barrier per exchange suffices.
+ * Transport, "shared memory" when the page is cross-origin isolated: a SharedArrayBuffer; each
+ * shard writes its slice, all meet at a barrier (Atomics.wait: a waiting worker sleeps, it does not
+ * spin for long), then each reads the whole vector. Two vectors alternate, so one barrier per
+ * exchange suffices. The followers follow the lead inside one long call, released after the story.
  *
- * Lead -> follower messages: {type: 'load', shard, shards, size, name, quantize, control, vectors}
- * (the shared memory), {type: 'chunk', bytes} (the file's next bytes; only the shard's rows are
- * kept), {type: 'follow'} (loading is over), {type: 'serve'} (follow forward passes until
- * released). Follower -> lead: {type: 'ack'} after each of the first three, {type: 'error', message}.
+ * Otherwise "messages": no worker may wait inside a call, so every shard runs the forward pass
+ * stage by stage (Transformer.stage); a stage's exchange posts the shard's slice to every other
+ * shard (a MessageChannel per pair) and the next stage starts once all their slices arrived. The
+ * lead's step asks for a forward pass ({pending: true}); the lead starts it on every shard, and
+ * when its own stages are done the step is taken again.
+ *
+ * Lead -> follower messages: {type: 'load', shard, shards, size, name, quantize, control, vectors,
+ * ports} (the shared memory, or the ports to the other shards), {type: 'chunk', bytes} (the file's
+ * next bytes; only the shard's rows are kept), {type: 'follow'} (loading is over), {type: 'serve'}
+ * (shared memory: follow forward passes until released). Follower -> lead: {type: 'ack'} after
+ * each of the first three, {type: 'error', message}. Between shards, over their ports:
+ * {type: 'begin', token, pos} (from the lead) and {type: 'part', exchange, from, part}.
  *
  * Only real browsers come here (the lead imports this file when asked for more than one worker),
  * so Promises are used freely.
@@ -37,15 +46,105 @@
   const SPINS = 4000;           // checks before sleeping: a few microseconds, less than a wake-up costs
 
   let shards = 1;
-  let control = null;    // Int32Array over shared memory
-  let vectors = null;    // two Float32Arrays over shared memory, used in turn
+  let control = null;    // shared memory: an Int32Array
+  let vectors = null;    // shared memory: two Float32Arrays, used in turn
   let parity = 0;
+  let ports = null;      // messages: a MessagePort to each other shard (null at this shard's index)
+  let exchanges = 0;     // messages: exchanges begun so far; every shard numbers them alike
+  let gathering = null;  // messages: the exchange under way: {number, whole, missing, then}
+  let early = [];        // messages: parts of exchanges this shard has not begun yet
+  let onBegin = null;    // messages, a follower: what to do when the lead begins a forward pass
+  let asked = null;      // messages, the lead: the forward pass its step asked for: {token, pos}
 
-  function useTransport(count, controlBuffer, vectorBuffers) {
+  function useSharedMemory(count, controlBuffer, vectorBuffers) {
     shards = count;
     control = new Int32Array(controlBuffer);
     vectors = vectorBuffers.map((buffer) => new Float32Array(buffer));
     parity = 0;
+    ports = null;
+  }
+
+  function useMessages(count, shardPorts) {
+    shards = count;
+    control = null;
+    ports = shardPorts;
+    exchanges = 0;
+    gathering = null;
+    early = [];
+    ports.forEach((port) => {
+      if (port) {
+        port.onmessage = (event) => received(event.data);
+      }
+    });
+  }
+
+  function received(message) {
+    if (message.type === 'begin') {
+      onBegin(message.token, message.pos);
+    } else if (gathering && message.exchange === gathering.number) {
+      absorb(message);
+    } else {
+      early.push(message);
+    }
+  }
+
+  function absorb(message) {
+    const exchange = gathering;
+    exchange.whole.set(message.part, message.from);
+    exchange.missing--;
+    if (exchange.missing === 0 && exchange.then) {
+      gathering = null;
+      exchange.then(exchange.whole);
+    }
+  }
+
+  /** Messages: calls back with the whole vector once every shard's part of it arrived. */
+  function whenGathered(then) {
+    const exchange = gathering;
+    if (exchange.missing === 0) {
+      gathering = null;
+      then(exchange.whole);
+    } else {
+      exchange.then = then;
+    }
+  }
+
+  /**
+   * Messages: runs this shard's stages of the forward pass of `token` at `pos`, each one after the
+   * exchange of the one before completed; then `done`, or `fail` with what went wrong.
+   */
+  function runStages(call, token, pos, done, fail) {
+    let stage = 0;
+    const next = () => {
+      try {
+        for (;;) {
+          const answer = call('shardStage', token, pos, stage++);
+          if (answer.waiting) {
+            whenGathered((whole) => {
+              try {
+                call('shardReceive', whole);
+              } catch (failure) {
+                fail(failure);
+                return;
+              }
+              if (stage < answer.stages) {
+                next();
+              } else {
+                done();
+              }
+            });
+            return;
+          }
+          if (stage >= answer.stages) {
+            done();
+            return;
+          }
+        }
+      } catch (failure) {
+        fail(failure);
+      }
+    };
+    next();
   }
 
   /** Waits until every shard has arrived; throws if a shard failed. */
@@ -78,15 +177,39 @@
   }
 
   self.llama2Shards = {
-    /** The lead starts a forward pass: the followers run theirs. */
+    /**
+     * The lead starts a forward pass. Shared memory: the followers run theirs; true. Messages:
+     * false, the pass must run in stages first.
+     */
     begin: (token, pos) => {
+      if (!control) {
+        asked = {token, pos};
+        return false;
+      }
       Atomics.store(control, TOKEN, token);
       Atomics.store(control, POSITION, pos);
       Atomics.store(control, COMMAND, FORWARD);
       arrive();
+      return true;
     },
-    /** This shard's part starts at `from`; returns the whole vector of `length` floats. */
+    /**
+     * This shard's part starts at `from`. Shared memory: returns the whole vector of `length`
+     * floats. Messages: sends the part to the others and returns null (the stage ends there).
+     */
     allGather: (part, from, length) => {
+      if (!control) {
+        gathering = {number: exchanges++, whole: new Float32Array(length), missing: shards - 1, then: null};
+        gathering.whole.set(part, from);
+        ports.forEach((port) => {
+          if (port) {
+            port.postMessage({type: 'part', exchange: gathering.number, from, part});
+          }
+        });
+        const arrived = early.filter((message) => message.exchange === gathering.number);
+        early = early.filter((message) => message.exchange !== gathering.number);
+        arrived.forEach(absorb);
+        return null;
+      }
       const vector = vectors[parity];
       parity ^= 1;
       vector.set(part, from);
@@ -128,7 +251,14 @@
     try {
       switch (message.type) {
         case 'load':
-          useTransport(message.shards, message.control, message.vectors);
+          if (message.control) {
+            useSharedMemory(message.shards, message.control, message.vectors);
+          } else {
+            useMessages(message.shards, message.ports);
+            onBegin = (token, pos) => runStages(call, token, pos, () => {}, (failure) => {
+              self.postMessage({type: 'error', message: failure && failure.message ? failure.message : String(failure)});
+            });
+          }
           call('shardLoadBegin', message.size, message.name, message.shard, message.shards, message.quantize);
           break;
         case 'chunk':
@@ -167,6 +297,7 @@
     let followers = [];
     let serving = false;
     let broken = false;
+    let inFlight = null;   // messages: the forward pass under way: {fail}
 
     /** Starts `count` followers running `engineName`, reusing those already running. */
     function ensureFollowers(count, engineName) {
@@ -190,6 +321,9 @@
       follower.waiting = null;
       if (message.type === 'error') {
         broken = true;
+        if (inFlight) {
+          inFlight.fail(new Error(message.message));
+        }
       }
       if (waiting) {
         if (message.type === 'error') {
@@ -213,20 +347,23 @@
      * Loads the model into `wanted` shards (fewer if the model has fewer key/value heads): each
      * worker keeps its rows as the file streams past. Resolves to the model's facts.
      */
-    function load({call, engineName, model, modelName, tokenizer, tokenizerName, wanted, quantize}) {
+    function load({call, engineName, model, modelName, tokenizer, tokenizerName, wanted, quantize, preferShared}) {
       release();
       const size = model.byteLength;
       const plan = call('shardCount', new Int8Array(model, 0, Math.min(256, size)), size, modelName, wanted);
       if (plan.error) {
         return Promise.reject(new Error(plan.error));
       }
-      const shared = typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
-      const count = shared ? plan.shards : 1;
+      const shared = preferShared !== false && typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
+      const count = plan.shards;
       ensureFollowers(count - 1, engineName);
       const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS) : null;
       const vectorBuffers = shared ? [0, 1].map(() => new SharedArrayBuffer(4 * plan.longest)) : null;
+      const shardPorts = shared ? null : connect(count);
       if (shared) {
-        useTransport(count, controlBuffer, vectorBuffers);
+        useSharedMemory(count, controlBuffer, vectorBuffers);
+      } else {
+        useMessages(count, shardPorts[0]);
       }
       const begun = call('shardLoadBegin', size, modelName, 0, count, Boolean(quantize));
       if (begun.error) {
@@ -248,16 +385,67 @@
         return sent.then(next);
       };
       return tell((shard) => ({type: 'load', shard, shards: count, size, name: modelName, quantize: Boolean(quantize),
-                               control: controlBuffer, vectors: vectorBuffers}))
+                               control: controlBuffer, vectors: vectorBuffers, ports: shared ? null : shardPorts[shard]}),
+                  (message) => (message.ports || []).filter((port) => port))
           .then(next)
           .then(() => {
             const info = call('shardLead', tokenizer, tokenizerName);
             if (info.error) {
               throw new Error(info.error);
             }
-            info.transport = count > 1 ? 'shared memory' : 'none';
+            info.transport = count === 1 ? 'none' : shared ? 'shared memory' : 'messages';
             return info;
           });
+    }
+
+    /** ports[i][j]: shard i's end of a channel to shard j (null for i = j). */
+    function connect(count) {
+      const ports = [];
+      for (let i = 0; i < count; i++) {
+        ports.push(new Array(count).fill(null));
+      }
+      for (let i = 0; i < count; i++) {
+        for (let j = i + 1; j < count; j++) {
+          const channel = new MessageChannel();
+          ports[i][j] = channel.port1;
+          ports[j][i] = channel.port2;
+        }
+      }
+      return ports;
+    }
+
+    /**
+     * Messages: runs the forward pass the lead's step asked for ({pending: true}) on every shard,
+     * stage by stage; then `done` (take the step again), or `fail`.
+     */
+    function forward(call, done, fail) {
+      const strict = (name, ...args) => {
+        const answer = call(name, ...args);
+        if (answer.error) {
+          throw new Error(answer.error);
+        }
+        return answer;
+      };
+      const {token, pos} = asked;
+      if (broken) {
+        fail(new Error('A worker of the model failed; load the model again.'));
+        return;
+      }
+      let settled = false;
+      const once = (then) => (value) => {
+        if (!settled) {
+          settled = true;
+          inFlight = null;
+          then(value);
+        }
+      };
+      inFlight = {fail: once(fail)};
+      ports.forEach((port) => {
+        if (port) {
+          port.postMessage({type: 'begin', token, pos});
+        }
+      });
+      runStages(strict, token, pos, once(done), inFlight.fail);
     }
 
     /** Before the lead's first forward pass of a story: the followers start following. */
@@ -265,7 +453,7 @@
       if (broken) {
         throw new Error('A worker of the model failed; load the model again.');
       }
-      if (!serving && followers.length > 0) {
+      if (!serving && followers.length > 0 && control) {
         serving = true;
         followers.forEach((follower) => follower.worker.postMessage({type: 'serve'}));
       }
@@ -289,6 +477,6 @@
       }
     }
 
-    return {load, serve, release};
+    return {load, serve, release, forward};
   }
 })();

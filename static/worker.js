@@ -4,8 +4,10 @@
  * Started as `new Worker('worker.js?engine=wasm')` or `?engine=js`. With `wasm` it loads the
  * WebAssembly GC build and falls back to the JavaScript build when the browser cannot run it.
  * With `&workers=N` (N > 1) it splits each model it loads across N workers, itself and N - 1
- * it starts (shards.js; at most one per key/value head of the model), when the page is
- * cross-origin isolated; the messages below stay the same, 'ready' says how many in `shards`.
+ * it starts (shards.js; at most one per key/value head of the model), which exchange through
+ * shared memory when the page is cross-origin isolated, else (or with `&shared=0`) by messages;
+ * the messages below stay the same, 'ready' says how many workers in `info.shards` and how they
+ * exchange in `info.transport` ('shared memory', 'messages' or 'none').
  *
  * Messages the page sends (postMessage objects, `type` first):
  *   {type: 'load', model, tokenizer, modelName?, tokenizerName?}
@@ -48,6 +50,7 @@
   let pending = [];        // messages that arrived before the engine was ready
   let job = null;          // the generation in progress: {stopRequested, ids, count, firstTokenAt, lastTokenAt}
   const shardsWanted = Math.max(1, parseInt(new URLSearchParams(self.location.search).get('workers'), 10) || 1);
+  const sharedMemoryAllowed = new URLSearchParams(self.location.search).get('shared') !== '0'; // shared=0: messages
   let shards = null;       // shards.js's lead, once a model was split across workers
 
   self.onmessage = (event) => {
@@ -147,7 +150,7 @@
       shards = self.llama2Shards.lead;
     }
     shards.load({call, engineName: engine.name, model: bytes.model, modelName: names.model, tokenizer: bytes.tokenizer,
-                 tokenizerName: names.tokenizer, wanted: shardsWanted, quantize})
+                 tokenizerName: names.tokenizer, wanted: shardsWanted, quantize, preferShared: sharedMemoryAllowed})
         .then((info) => post({type: 'ready', engine: engine.name, info}),
               (failure) => post({type: 'error', message: describeFailure(failure)}));
   }
@@ -212,6 +215,13 @@
       step = call('step');
     } catch (failure) { // a worker of a split model failed mid-step
       step = {error: describeFailure(failure)};
+    }
+    if (step.pending) { // a model split across workers that pass messages: its forward pass first
+      shards.forward(call, () => schedule(nextToken), (failure) => {
+        job = null;
+        post({type: 'error', message: describeFailure(failure)});
+      });
+      return;
     }
     if (step.error) {
       job = null;

@@ -79,12 +79,15 @@ public final class Chat {
             throw new IllegalStateException(isDone() ? "the conversation is out of context" : "waiting for the user");
         }
         boolean fromPrompt = turnIndex < turn.length;
-        int token = fromPrompt ? turn[turnIndex++] : next;
+        int token = fromPrompt ? turn[turnIndex] : next;
+        float[] logits = transformer.forward(token, pos); // first: if it throws, the step can be taken again
+        if (fromPrompt) {
+            turnIndex++;
+        }
         boolean feedingEos = token == Tokenizer.EOS;
         if (feedingEos) {
             userTurn = true;
         }
-        float[] logits = transformer.forward(token, pos);
         next = sampler.sample(logits);
         pos++;
         remember(next);

@@ -48,6 +48,8 @@ public final class Transformer {
     private final float[] ropeCos;      // per pair of a head, at the current position: run.c
     private final float[] ropeSin;      // recomputes them for every head and layer, same values
     private final float attentionScale;
+    private int aheadToken = -1;        // a forward pass already run stage by stage, not yet returned
+    private int aheadPos = -1;
 
     /** The whole model in one shard. */
     public Transformer(Weights weights) {
@@ -105,24 +107,83 @@ public final class Transformer {
 
     /** The logits after {@code token} at {@code pos}; the array is reused by the next call. */
     public float[] forward(int token, int pos) {
+        check(token, pos);
+        boolean ahead = token == aheadToken && pos == aheadPos;
+        aheadToken = -1; // good for the very next call only
+        if (ahead) {     // already run stage by stage
+            return logits;
+        }
+        exchange.begin(token, pos);
+        for (int s = 0; s < stages(); s++) {
+            run(token, pos, s);
+        }
+        return logits;
+    }
+
+    /**
+     * The forward pass in stages, for launchers whose shards exchange asynchronously (browser
+     * workers passing messages): {@link #stage} runs one, which ends with at most one
+     * {@link Exchange#allGather}; such an exchange may return before the vector is whole, and the
+     * launcher completes it before the next stage. Once the last stage ran, the next call of
+     * {@link #forward}, if for the same token and position, returns its logits without computing
+     * them again.
+     */
+    public int stages() {
+        return 2 + 4 * c.nLayers();
+    }
+
+    /** Stage {@code s} of the forward pass of {@code token} at {@code pos} (see {@link #stages}). */
+    public void stage(int token, int pos, int s) {
+        if (s == 0) {
+            check(token, pos);
+        }
+        run(token, pos, s);
+        if (s == stages() - 1) {
+            aheadToken = token;
+            aheadPos = pos;
+        }
+    }
+
+    private void check(int token, int pos) {
         if (token < 0 || token >= c.vocabSize()) {
             throw new BadInputException("token id " + token + " is outside the vocabulary [0, " + c.vocabSize() + ")");
         }
         if (pos < 0 || pos >= c.seqLen()) {
             throw new BadInputException("position " + pos + " is outside the context [0, " + c.seqLen() + ")");
         }
-        exchange.begin(token, pos);
-        embed(token);
-        Rope.angles(ropeFreq, pos, ropeCos, ropeSin, 0);
-        for (int l = 0; l < c.nLayers(); l++) {
-            attention(l, pos);
-            feedForward(l);
+    }
+
+    /**
+     * Stage {@code s}: the token's embedding; then per layer the attention heads, their output
+     * projection, the feed-forward hidden layer and its output, each ending with the exchange of
+     * its result, which joins the residual stream {@code x} at the start of the stage after; last
+     * the classifier.
+     */
+    private void run(int token, int pos, int s) {
+        if (s == 0) {
+            Rope.angles(ropeFreq, pos, ropeCos, ropeSin, 0);
+            embed(token);
+            return;
         }
-        rmsnorm(x, x, w.rmsFinal());
-        xIn.changed();
-        w.classifier().multiply(xIn, logits, vocabFrom, vocabTo);
-        exchange.allGather(logits, vocabFrom, vocabTo);
-        return logits;
+        int l = (s - 1) / 4;
+        switch (s == stages() - 1 ? 4 : (s - 1) % 4) {
+            case 0 -> {
+                if (l > 0) {
+                    residual(xb); // the previous layer's feed-forward output
+                }
+                attentionHeads(l, pos);
+            }
+            case 1 -> attentionOutput(l);
+            case 2 -> {
+                residual(xb2);    // the attention output
+                feedForwardHidden(l);
+            }
+            case 3 -> feedForwardOutput(l);
+            default -> {
+                residual(xb);     // the last layer's feed-forward output
+                classifier();
+            }
+        }
     }
 
     /** {@code x} = the token's embedding; when each shard holds only its rows of it, the holder passes it on. */
@@ -138,7 +199,8 @@ public final class Transformer {
         }
     }
 
-    private void attention(int l, int pos) {
+    /** Queries, keys and values of this shard's heads, the keys and values into the cache, then attention per head. */
+    private void attentionHeads(int l, int pos) {
         int headSize = c.headSize();
         float[] keys = keyCache[l];
         float[] values = valueCache[l];
@@ -161,15 +223,15 @@ public final class Transformer {
             Attention.mixValues(att, pos + 1, values, cacheOffset, cacheStride, headSize, xb, qOffset);
         }
         exchange.allGather(xb, qFrom, qTo);
+    }
+
+    private void attentionOutput(int l) {
         xbIn.changed();
         w.wo()[l].multiply(xbIn, xb2, dimFrom, dimTo);
         exchange.allGather(xb2, dimFrom, dimTo);
-        for (int i = 0; i < c.dim(); i++) {
-            x[i] += xb2[i];
-        }
     }
 
-    private void feedForward(int l) {
+    private void feedForwardHidden(int l) {
         rmsnorm(xb, x, w.rmsFfn()[l]);
         xbIn.changed();
         w.w1()[l].multiply(xbIn, hb, hiddenFrom, hiddenTo);
@@ -181,11 +243,25 @@ public final class Transformer {
             hb[i] = val;
         }
         exchange.allGather(hb, hiddenFrom, hiddenTo);
+    }
+
+    private void feedForwardOutput(int l) {
         hbIn.changed();
         w.w2()[l].multiply(hbIn, xb, dimFrom, dimTo);
         exchange.allGather(xb, dimFrom, dimTo);
+    }
+
+    private void classifier() {
+        rmsnorm(x, x, w.rmsFinal());
+        xIn.changed();
+        w.classifier().multiply(xIn, logits, vocabFrom, vocabTo);
+        exchange.allGather(logits, vocabFrom, vocabTo);
+    }
+
+    /** {@code x += delta}: a block's output joins the residual stream. */
+    private void residual(float[] delta) {
         for (int i = 0; i < c.dim(); i++) {
-            x[i] += xb[i];
+            x[i] += delta[i];
         }
     }
 

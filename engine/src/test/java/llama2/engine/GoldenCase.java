@@ -97,6 +97,64 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
         }
     }
 
+    /**
+     * The ids of {@code shards} shards, each holding its slice, run stage by stage in one thread
+     * the way browser workers passing messages run them: the lead's forward pass begins only
+     * once the stages ran ahead ({@link Transformer#stage}), every exchange completes after the
+     * stage that started it.
+     */
+    public int[] generateInStages(int shards) {
+        byte[] file = Shared.bytes(Shared.model(model));
+        Transformer[] parts = new Transformer[shards];
+        float[][] pending = new float[shards][];
+        float[][] staging = new float[1][];
+        class NotAhead extends RuntimeException {
+        }
+        for (int s = 0; s < shards; s++) {
+            CheckpointLoader loader = new CheckpointLoader(file.length, model, false, s, shards);
+            loader.accept(java.nio.ByteBuffer.wrap(file));
+            Weights slice = loader.finish().weights();
+            int shard = s;
+            staging[0] = new float[Math.max(slice.config().vocabSize(), slice.config().hiddenDim())];
+            parts[s] = new Transformer(slice, s, shards, new Exchange() {
+                @Override
+                public void begin(int token, int pos) {
+                    throw new NotAhead();
+                }
+
+                @Override
+                public void allGather(float[] v, int from, int to) {
+                    System.arraycopy(v, from, staging[0], from, to - from);
+                    pending[shard] = v;
+                }
+            });
+        }
+        Config config = parts[0].config();
+        Generation generation = new Generation(parts[0], Shared.tokenizer(tokenizer, config.vocabSize()),
+                new Sampler(config.vocabSize(), temperature, topp, seed), prompt, steps);
+        int[] input = new int[2];
+        for (boolean last = false; !last; ) {
+            try {
+                last = generation.step().isLast();
+            } catch (NotAhead e) { // the lead asked for a forward pass: run it in stages, then step again
+                input[0] = generation.ids()[generation.position()];
+                input[1] = generation.position();
+                for (int stage = 0; stage < parts[0].stages(); stage++) {
+                    java.util.Arrays.fill(pending, null);
+                    for (Transformer part : parts) {
+                        part.stage(input[0], input[1], stage);
+                    }
+                    for (float[] v : pending) {
+                        if (v != null) {
+                            System.arraycopy(staging[0], 0, v, 0, v.length);
+                        }
+                    }
+                }
+            }
+        }
+        return generation.ids();
+    }
+
     private static int[] run(Generation generation) {
         while (!generation.step().isLast()) {
             // each step appends its token to ids()

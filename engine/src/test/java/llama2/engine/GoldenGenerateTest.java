@@ -43,4 +43,14 @@ class GoldenGenerateTest {
             assertArrayEquals(golden.ids(), golden.generateFromSlices(shards), golden.name() + ", " + shards + " slices");
         }
     }
+
+    /** ... and run stage by stage, as browser workers that exchange by messages run them. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void producesTheReferenceIdsInStages(GoldenCase golden) {
+        Shared.dir();
+        for (int shards = 1; shards <= 3; shards++) {
+            assertArrayEquals(golden.ids(), golden.generateInStages(shards), golden.name() + ", " + shards + " shards in stages");
+        }
+    }
 }

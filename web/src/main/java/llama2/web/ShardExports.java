@@ -10,6 +10,7 @@ import llama2.engine.ShardRows;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
 import org.teavm.jso.typedarrays.ArrayBuffer;
+import org.teavm.jso.typedarrays.Float32Array;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
@@ -22,10 +23,12 @@ import org.teavm.jso.typedarrays.Int8Array;
  */
 public final class ShardExports {
     private static CheckpointLoader loader;
-    private static int shard;
+    private static int index;
     private static int shards;
     private static long modelBytes;
     private static Transformer follower;
+    private static Transformer part;           // this worker's part of the model: the lead's or a follower's
+    private static WorkerExchange exchange;
 
     private ShardExports() {
     }
@@ -49,8 +52,10 @@ public final class ShardExports {
     static String shardLoadBegin(double size, String name, int shard, int shards, boolean quantize) {
         try {
             follower = null;
+            part = null;
+            exchange = null;
             WorkerExports.session.unloadModel();
-            ShardExports.shard = shard;
+            ShardExports.index = shard;
             ShardExports.shards = shards;
             modelBytes = (long) size;
             loader = new CheckpointLoader((long) size, name, quantize, shard, shards);
@@ -75,7 +80,9 @@ public final class ShardExports {
     static String shardFollow() {
         try {
             Checkpoint checkpoint = finish();
-            follower = new Transformer(checkpoint.weights(), shard, shards, new WorkerExchange(false));
+            exchange = new WorkerExchange(false);
+            follower = new Transformer(checkpoint.weights(), index, shards, exchange);
+            part = follower;
             return "{}";
         } catch (Throwable failure) {
             return WorkerExports.error(failure);
@@ -91,8 +98,10 @@ public final class ShardExports {
             Checkpoint checkpoint = finish();
             Tokenizer vocabulary = Tokenizer.read(littleEndian(Int8Array.create(tokenizer).copyToJavaArray()),
                     checkpoint.config().vocabSize(), tokenizerName);
+            exchange = new WorkerExchange(true);
             Transformer lead = shards == 1 ? new Transformer(checkpoint.weights())
-                    : new Transformer(checkpoint.weights(), 0, shards, new WorkerExchange(true));
+                    : new Transformer(checkpoint.weights(), 0, shards, exchange);
+            part = lead;
             WorkerExports.session.use(checkpoint, vocabulary, lead, modelBytes, shards);
             return WorkerExports.session.describe();
         } catch (Throwable failure) {
@@ -107,6 +116,33 @@ public final class ShardExports {
                 throw new BadInputException("This shard holds no model.");
             }
             follower.forward(token, pos);
+            return "{}";
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /**
+     * Stage {@code stage} of this shard's forward pass (messages: see {@link WorkerExchange}):
+     * {@code {"stages", "waiting"}}, waiting true when the stage ended with an exchange whose
+     * whole vector must arrive ({@link #shardReceive}) before the next stage.
+     */
+    static String shardStage(int token, int pos, int stage) {
+        try {
+            if (part == null) {
+                throw new BadInputException("This worker holds no model.");
+            }
+            part.stage(token, pos, stage);
+            return new Json().put("stages", part.stages()).put("waiting", exchange.waiting()).toString();
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** The whole vector of the exchange the last stage began. */
+    static String shardReceive(Float32Array whole) {
+        try {
+            exchange.complete(whole);
             return "{}";
         } catch (Throwable failure) {
             return WorkerExports.error(failure);

@@ -6,12 +6,26 @@ import org.teavm.jso.JSBody;
 import org.teavm.jso.typedarrays.Float32Array;
 
 /**
- * The shards' exchange in the browser: static/shards.js moves the parts between workers (shared
- * memory, or messages) and hands back the whole vector. Wasm GC arrays cannot be shared between
- * workers, so each part is copied out and the whole copied back in.
+ * The shards' exchange in the browser: static/shards.js moves the parts between workers and hands
+ * back the whole vector. Wasm GC arrays cannot be shared between workers, so each part is copied
+ * out and the whole copied back in.
+ *
+ * <p>With shared memory each call waits for the other shards (Atomics.wait, which a worker may do
+ * inside a call). With messages nothing may wait: the shards run the forward pass stage by stage
+ * ({@link llama2.engine.Transformer#stage}), an exchange only sends this shard's part and the
+ * whole vector arrives later through {@link #complete}; the lead's forward pass, asked for by a
+ * step, throws {@link ForwardPending} until its stages ran.
  */
 final class WorkerExchange implements Exchange {
     private final boolean lead;
+    private float[] pending;   // the vector of an exchange still under way (messages)
+
+    /** A step needs a forward pass that the shards must first run stage by stage. */
+    static final class ForwardPending extends RuntimeException {
+        ForwardPending() {
+            super("the forward pass runs in stages first", null, false, false);
+        }
+    }
 
     WorkerExchange(boolean lead) {
         this.lead = lead;
@@ -19,20 +33,41 @@ final class WorkerExchange implements Exchange {
 
     @Override
     public void begin(int token, int pos) {
-        if (lead) {
-            begin0(token, pos);
+        if (lead && !begin0(token, pos)) {
+            throw new ForwardPending();
         }
     }
 
     @Override
     public void allGather(float[] v, int from, int to) {
         Float32Array whole = allGather0(Float32Array.copyFromJavaArray(Arrays.copyOfRange(v, from, to)), from, v.length);
+        if (whole == null) {
+            pending = v;   // messages: the others' parts are on their way
+        } else {
+            copy(whole, v);
+        }
+    }
+
+    /** True while an exchange waits for {@link #complete}. */
+    boolean waiting() {
+        return pending != null;
+    }
+
+    /** The whole vector of the exchange under way (or just done). */
+    void complete(Float32Array whole) {
+        float[] target = pending;
+        pending = null;
+        copy(whole, target);
+    }
+
+    private static void copy(Float32Array whole, float[] v) {
         float[] all = whole.copyToJavaArray();
         System.arraycopy(all, 0, v, 0, v.length);
     }
 
-    @JSBody(params = {"token", "pos"}, script = "self.llama2Shards.begin(token, pos);")
-    private static native void begin0(int token, int pos);
+    /** False when the forward pass must run in stages first (messages). */
+    @JSBody(params = {"token", "pos"}, script = "return self.llama2Shards.begin(token, pos);")
+    private static native boolean begin0(int token, int pos);
 
     @JSBody(params = {"part", "from", "length"}, script = "return self.llama2Shards.allGather(part, from, length);")
     private static native Float32Array allGather0(Float32Array part, int from, int length);

@@ -4,6 +4,7 @@ import llama2.engine.BadInputException;
 import llama2.engine.Step;
 import org.teavm.jso.JSExport;
 import org.teavm.jso.typedarrays.ArrayBuffer;
+import org.teavm.jso.typedarrays.Float32Array;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
@@ -85,6 +86,8 @@ public final class WorkerExports {
                 json.put("end", step.end().word());
             }
             return json.toString();
+        } catch (WorkerExchange.ForwardPending pending) { // shards passing messages run it stage by stage first
+            return "{\"pending\":true}";
         } catch (Throwable failure) {
             return error(failure);
         }
@@ -120,6 +123,16 @@ public final class WorkerExports {
     @JSExport
     public static String shardForward(int token, int pos) {
         return ShardExports.shardForward(token, pos);
+    }
+
+    @JSExport
+    public static String shardStage(int token, int pos, int stage) {
+        return ShardExports.shardStage(token, pos, stage);
+    }
+
+    @JSExport
+    public static String shardReceive(Float32Array whole) {
+        return ShardExports.shardReceive(whole);
     }
 
     static String error(Throwable failure) {

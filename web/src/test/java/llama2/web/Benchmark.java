@@ -26,6 +26,12 @@ import llama2.web.support.TestModels;
  * the busiest browser thread, the worker (read from /proc): roughly what an idle machine would
  * show. The
  * engine on this JVM is measured the same two ways, for comparison.
+ *
+ * <p>{@code ./web/bench workers [15M 42M 110M]} measures instead a model split across workers
+ * ({@code ?workers=N}): random models of stories15M/42M/110M's shapes in fp32 and Q8_0, greedy,
+ * 1 and 2 workers sharing memory (the page cross-origin isolated), interleaved round by round so
+ * a busy machine slows every configuration alike; it reports median tok/s, the median of each
+ * round's ratio to one worker, and whether every configuration produced the same ids.
  */
 public final class Benchmark {
     static final Config STORIES_15M_SHAPE = new Config(288, 768, 6, 6, 6, 32000, 256, true);
@@ -36,6 +42,10 @@ public final class Benchmark {
 
     public static void main(String[] args) throws IOException {
         Path site = Path.of(args.length > 0 ? args[0] : "web/target/site");
+        if (args.length > 1 && args[1].equals("workers")) {
+            Workers.main(site, List.of(args).subList(2, args.length));
+            return;
+        }
         Path overlay = Files.createTempDirectory("llama2-bench");
         System.out.println("writing a random model of stories15M's shape…");
         new TestModels(overlay)

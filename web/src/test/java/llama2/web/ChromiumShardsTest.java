@@ -62,11 +62,42 @@ class ChromiumShardsTest {
         for (String name : GOLDEN) {
             GoldenCase golden = Reference.golden(name);
             for (int workers = 1; workers <= 3; workers++) {
-                open(server.url(), golden, workers);
+                open(server.url(), golden, workers, "");
                 assertEquals(true, browser.script("return self.crossOriginIsolated"), "the dev server isolates the page");
                 assertEquals(String.valueOf(Math.min(workers, kvHeads(golden))), browser.script("return document.body.dataset.shards"));
+                assertEquals(workers == 1 ? "none" : "shared memory", browser.script("return document.body.dataset.transport"));
                 assertEquals(Reference.join(golden.ids()), generate(), name + " with " + workers + " workers");
             }
+        }
+    }
+
+    /** shared=0: the same workers exchange by messages, stage by stage. */
+    @Test
+    void everyGoldenWithTwoAndThreeWorkersPassingMessages() {
+        for (String name : GOLDEN) {
+            GoldenCase golden = Reference.golden(name);
+            for (int workers = 2; workers <= 3; workers++) {
+                open(server.url(), golden, workers, "&shared=0");
+                assertEquals("messages", browser.script("return document.body.dataset.transport"));
+                assertEquals(Reference.join(golden.ids()), generate(), name + " with " + workers + " workers passing messages");
+            }
+        }
+    }
+
+    /** A page that is not cross-origin isolated (no headers, no service worker) has no shared memory: messages. */
+    @Test
+    void withoutIsolationTheWorkersPassMessages() throws IOException {
+        var driver = (org.openqa.selenium.chrome.ChromeDriver) browser.driver();
+        driver.executeCdpCommand("Network.enable", java.util.Map.of());
+        driver.executeCdpCommand("Network.setBypassServiceWorker", java.util.Map.of("bypass", true));
+        try (DevServer plain = DevServer.staticHost(List.of(overlay, Paths.site()), "/")) {
+            GoldenCase golden = Reference.golden("s260k_topp");
+            open(plain.url(), golden, 2, "");
+            assertEquals(false, browser.script("return self.crossOriginIsolated"));
+            assertEquals("messages", browser.script("return document.body.dataset.transport"));
+            assertEquals(Reference.join(golden.ids()), generate());
+        } finally {
+            driver.executeCdpCommand("Network.setBypassServiceWorker", java.util.Map.of("bypass", false));
         }
     }
 
@@ -75,11 +106,16 @@ class ChromiumShardsTest {
         browser.open(server.url() + "?model=slow&steps=0&seed=3&workers=2");
         browser.awaitReady(ChromiumPageTest.LOAD);
         assertEquals("2", browser.script("return document.body.dataset.shards"));
+        browser.driver().manage().timeouts().scriptTimeout(ChromiumPageTest.GENERATE);
         for (int story = 0; story < 2; story++) {
-            browser.element("generate").click();
-            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), ChromiumPageTest.GENERATE)
-                    .until(d -> Integer.parseInt(browser.element("count").getText()) >= 3);
-            browser.element("stop").click();
+            // Stop is pressed by the page's own thread as the third token shows (polling from
+            // here could be late on a busy machine, after the story ended by itself).
+            ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeAsyncScript(
+                    "var done = arguments[0], count = document.getElementById('count');"
+                    + "var watch = new MutationObserver(function () { if (parseInt(count.textContent, 10) >= 3) {"
+                    + "  watch.disconnect(); document.getElementById('stop').click(); done(); } });"
+                    + "watch.observe(count, {childList: true, characterData: true, subtree: true});"
+                    + "document.getElementById('generate').click();");
             assertEquals("done", browser.awaitState(ChromiumPageTest.GENERATE, "done", "error"),
                     browser.element("status").getText());
             assertTrue(browser.element("status").getText().startsWith("Stopped"), browser.element("status").getText());
@@ -91,7 +127,7 @@ class ChromiumShardsTest {
     void aStaticHostUnderASubpathIsIsolatedByTheServiceWorker() throws IOException {
         try (DevServer host = DevServer.staticHost(List.of(overlay, Paths.site()), "/llama2/")) {
             GoldenCase golden = Reference.golden("s260k_topp");
-            open(host.url(), golden, 2);
+            open(host.url(), golden, 2, "");
             assertEquals(true, browser.script("return self.crossOriginIsolated"), "isolated after the reload");
             assertEquals("2", browser.script("return document.body.dataset.shards"));
             assertEquals(Reference.join(golden.ids()), generate());
@@ -104,8 +140,8 @@ class ChromiumShardsTest {
         return config.nKvHeads();
     }
 
-    private static void open(String site, GoldenCase golden, int workers) {
-        browser.open(site + "?model=" + golden.name() + "&workers=" + workers + "&seed=" + golden.seed() + "&temperature="
+    private static void open(String site, GoldenCase golden, int workers, String more) {
+        browser.open(site + "?model=" + golden.name() + "&workers=" + workers + more + "&seed=" + golden.seed() + "&temperature="
                 + golden.temperature() + "&topp=" + golden.topp() + "&steps=" + golden.steps() + "&prompt="
                 + URLEncoder.encode(golden.prompt(), StandardCharsets.UTF_8).replace("+", "%20"));
         browser.awaitReady(ChromiumPageTest.LOAD);

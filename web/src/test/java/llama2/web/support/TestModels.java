@@ -64,6 +64,11 @@ public final class TestModels {
         return list(id);
     }
 
+    /** Lists a model whose files the caller wrote to {@link #model} and {@link #tokenizer}. */
+    public TestModels addExisting(String id) throws IOException {
+        return list(id);
+    }
+
     /** Lists a model whose files are not on the server, as after a broken deploy. */
     public TestModels addListedButMissing(String id) {
         entries.add("{\"id\": \"" + id + "\", \"name\": \"Test model " + id + "\", \"model\": \"models/" + id

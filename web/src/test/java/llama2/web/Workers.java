@@ -1,0 +1,156 @@
+package llama2.web;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import llama2.engine.Checkpoint;
+import llama2.engine.Config;
+import llama2.engine.Weights;
+import llama2.web.server.DevServer;
+import llama2.web.support.Chromium;
+import llama2.web.support.TestModels;
+
+/**
+ * {@code ./web/bench workers}: tok/s of a model split across workers in headless Chromium, shape
+ * × format × workers × transport, interleaved (see {@link Benchmark}).
+ */
+final class Workers {
+    static final Map<String, Config> SHAPES = new LinkedHashMap<>();
+
+    static {
+        SHAPES.put("15M", Benchmark.STORIES_15M_SHAPE);
+        SHAPES.put("42M", new Config(512, 1376, 8, 8, 8, 32000, 1024, true));
+        SHAPES.put("110M", new Config(768, 2048, 12, 12, 12, 32000, 1024, true));
+    }
+
+    static final int ROUNDS = 3;
+    static final int STEPS = 256;
+
+    /** One configuration: a page URL's settings. */
+    record Setup(String shape, String format, int workers, String transport) {
+        String model() {
+            return "random" + shape + "-" + format;
+        }
+
+        String query() {
+            return "?model=" + model() + "&workers=" + workers + (transport.equals("messages") ? "&shared=0" : "")
+                    + "&temperature=0&steps=" + STEPS + "&seed=1&prompt=";
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "%-5s %-5s %d  %-13s", shape, format, workers, workers == 1 ? "-" : transport);
+        }
+    }
+
+    private Workers() {
+    }
+
+    /** {@code args}: shapes (15M, 42M, 110M; default all) and transports ("shared", "messages"; default both). */
+    static void main(Path site, List<String> args) throws IOException {
+        List<String> chosen = args.stream().filter(SHAPES::containsKey).toList();
+        chosen = chosen.isEmpty() ? new ArrayList<>(SHAPES.keySet()) : chosen;
+        List<String> transports = new ArrayList<>();
+        if (args.contains("shared") || !args.contains("messages")) {
+            transports.add("shared memory");
+        }
+        if (args.contains("messages") || !args.contains("shared")) {
+            transports.add("messages");
+        }
+        Path overlay = Files.createTempDirectory("llama2-bench-workers");
+        try {
+            TestModels models = new TestModels(overlay);
+            List<Setup> setups = new ArrayList<>();
+            for (String shape : chosen) {
+                Config config = SHAPES.get(shape);
+                System.out.println("writing random models of stories" + shape + "'s shape (fp32 and Q8_0)…");
+                Weights weights = Weights.random(config, 1);
+                write(models.model("random" + shape + "-fp32"), weights, 1, 0);
+                write(models.model("random" + shape + "-q80"), weights, 2, 64);
+                for (String format : List.of("fp32", "q80")) {
+                    String id = "random" + shape + "-" + format;
+                    Files.copy(llama2.web.support.Paths.defaultModel(site).tokenizer(), models.tokenizer(id));
+                    models.addExisting(id);
+                    setups.add(new Setup(shape, format, 1, "-"));
+                    for (String transport : transports) {
+                        setups.add(new Setup(shape, format, 2, transport));
+                    }
+                }
+            }
+            models.writeManifest();
+            run(site, overlay, setups);
+        } finally {
+            try (var files = Files.walk(overlay)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static void write(Path file, Weights weights, int version, int groupSize) throws IOException {
+        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
+            Checkpoint.write(weights, version, groupSize, out);
+        }
+    }
+
+    private static void run(Path site, Path overlay, List<Setup> setups) throws IOException {
+        Map<Setup, List<Double>> tokps = new LinkedHashMap<>();
+        Map<Setup, String> ids = new LinkedHashMap<>();
+        try (DevServer server = new DevServer(0, List.of(overlay, site)); Chromium browser = Chromium.start()) {
+            for (int round = 1; round <= ROUNDS; round++) {
+                System.out.println("round " + round + " of " + ROUNDS);
+                for (Setup setup : setups) {
+                    browser.open(server.url() + setup.query());
+                    if (round == 1) {
+                        acceptBigDownload(browser);
+                    }
+                    browser.awaitReady(Duration.ofMinutes(5));
+                    String shards = (String) browser.script("return document.body.dataset.shards");
+                    browser.element("generate").click();
+                    String state = browser.awaitState(Duration.ofMinutes(10), "done", "error");
+                    if (!state.equals("done")) {
+                        throw new IllegalStateException(setup + ": " + browser.element("status").getText());
+                    }
+                    double speed = Double.parseDouble(browser.element("output").getAttribute("data-tokps"));
+                    System.out.println(String.format(Locale.ROOT, "  %s  %6.1f tok/s  (workers used: %s)", setup, speed, shards));
+                    tokps.computeIfAbsent(setup, k -> new ArrayList<>()).add(speed);
+                    ids.put(setup, browser.element("output").getAttribute("data-ids"));
+                }
+            }
+        }
+        System.out.println();
+        System.out.println("shape format workers transport   median tok/s   vs 1 worker (median of rounds)   same ids as 1 worker");
+        for (Setup setup : setups) {
+            Setup one = new Setup(setup.shape(), setup.format(), 1, "-");
+            List<Double> ratios = new ArrayList<>();
+            for (int r = 0; r < tokps.get(setup).size(); r++) {
+                ratios.add(tokps.get(setup).get(r) / tokps.get(one).get(r));
+            }
+            System.out.println(String.format(Locale.ROOT, "%s  %8.1f      %5.2fx                            %s",
+                    setup, median(tokps.get(setup)), median(ratios), ids.get(setup).equals(ids.get(one)) ? "yes" : "NO"));
+        }
+    }
+
+    /** The page asks before it downloads more than 100 MB (only the first time: then it is stored). */
+    private static void acceptBigDownload(Chromium browser) {
+        try {
+            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), Duration.ofSeconds(3))
+                    .until(org.openqa.selenium.support.ui.ExpectedConditions.alertIsPresent()).accept();
+        } catch (org.openqa.selenium.TimeoutException noQuestion) {
+            // small enough, or already stored
+        }
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = new ArrayList<>(values);
+        sorted.sort(null);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+}
