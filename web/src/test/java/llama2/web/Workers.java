@@ -64,33 +64,34 @@ final class Workers {
         if (args.contains("messages") || !args.contains("shared")) {
             transports.add("messages");
         }
-        Path overlay = Files.createTempDirectory("llama2-bench-workers");
-        try {
-            TestModels models = new TestModels(overlay);
-            List<Setup> setups = new ArrayList<>();
-            for (String shape : chosen) {
-                Config config = SHAPES.get(shape);
+        // Random models take minutes to write: kept in the build folder for the next run (never committed).
+        Path overlay = site.resolveSibling("bench-models");
+        TestModels models = new TestModels(overlay);
+        List<Setup> setups = new ArrayList<>();
+        for (String shape : chosen) {
+            Config config = SHAPES.get(shape);
+            String fp32 = "random" + shape + "-fp32";
+            String q80 = "random" + shape + "-q80";
+            if (!Files.exists(models.model(q80))) {
                 System.out.println("writing random models of stories" + shape + "'s shape (fp32 and Q8_0)…");
                 Weights weights = Weights.random(config, 1);
-                write(models.model("random" + shape + "-fp32"), weights, 1, 0);
-                write(models.model("random" + shape + "-q80"), weights, 2, 64);
-                for (String format : List.of("fp32", "q80")) {
-                    String id = "random" + shape + "-" + format;
-                    Files.copy(llama2.web.support.Paths.defaultModel(site).tokenizer(), models.tokenizer(id));
-                    models.addExisting(id);
-                    setups.add(new Setup(shape, format, 1, "-"));
-                    for (String transport : transports) {
-                        setups.add(new Setup(shape, format, 2, transport));
-                    }
+                write(models.model(fp32), weights, 1, 0);
+                write(models.model(q80), weights, 2, Checkpoint.defaultGroupSize(config));
+                try (OutputStream out = Files.newOutputStream(models.tokenizer(fp32))) {
+                    TestModels.wordTokenizer(config.vocabSize()).write(out);
+                }
+                Files.copy(models.tokenizer(fp32), models.tokenizer(q80), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            for (String id : List.of(fp32, q80)) {
+                models.addExisting(id);
+                setups.add(new Setup(shape, id.substring(id.indexOf('-') + 1), 1, "-"));
+                for (String transport : transports) {
+                    setups.add(new Setup(shape, id.substring(id.indexOf('-') + 1), 2, transport));
                 }
             }
-            models.writeManifest();
-            run(site, overlay, setups);
-        } finally {
-            try (var files = Files.walk(overlay)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
         }
+        models.writeManifest();
+        run(site, overlay, setups);
     }
 
     private static void write(Path file, Weights weights, int version, int groupSize) throws IOException {

@@ -118,6 +118,8 @@ public final class DevServer implements AutoCloseable {
             exchange.getResponseHeaders().set("Content-Type", contentType(file));
             // Always revalidate: a rebuilt site must show up on reload during development.
             exchange.getResponseHeaders().set("Cache-Control", "no-cache");
+            // Any page may download the models, as from Hugging Face (cross-origin isolated pages too).
+            exchange.getResponseHeaders().set("Access-Control-Allow-Origin", "*");
             if (isolate) { // shared memory for the workers that split a model
                 exchange.getResponseHeaders().set("Cross-Origin-Opener-Policy", "same-origin");
                 exchange.getResponseHeaders().set("Cross-Origin-Embedder-Policy", "credentialless");
