@@ -30,8 +30,8 @@ final class Workers {
         SHAPES.put("110M", new Config(768, 2048, 12, 12, 12, 32000, 1024, true));
     }
 
-    static final int ROUNDS = 3;
-    static final int STEPS = 256;
+    static int rounds = 3;
+    static int steps = 256;
 
     /** One configuration: a page URL's settings. */
     record Setup(String shape, String format, int workers, String transport) {
@@ -41,7 +41,7 @@ final class Workers {
 
         String query() {
             return "?model=" + model() + "&workers=" + workers + (transport.equals("messages") ? "&shared=0" : "")
-                    + "&temperature=0&steps=" + STEPS + "&seed=1&prompt=";
+                    + "&temperature=0&steps=" + steps + "&seed=1&prompt=";
         }
 
         @Override
@@ -53,8 +53,18 @@ final class Workers {
     private Workers() {
     }
 
-    /** {@code args}: shapes (15M, 42M, 110M; default all) and transports ("shared", "messages"; default both). */
+    /**
+     * {@code args}: shapes (15M, 42M, 110M; default all), transports ("shared", "messages";
+     * default both), {@code steps=N} (default 256) and {@code rounds=N} (default 3).
+     */
     static void main(Path site, List<String> args) throws IOException {
+        for (String arg : args) {
+            if (arg.startsWith("steps=")) {
+                steps = Integer.parseInt(arg.substring(6));
+            } else if (arg.startsWith("rounds=")) {
+                rounds = Integer.parseInt(arg.substring(7));
+            }
+        }
         List<String> chosen = args.stream().filter(SHAPES::containsKey).toList();
         chosen = chosen.isEmpty() ? new ArrayList<>(SHAPES.keySet()) : chosen;
         List<String> transports = new ArrayList<>();
@@ -104,8 +114,8 @@ final class Workers {
         Map<Setup, List<Double>> tokps = new LinkedHashMap<>();
         Map<Setup, String> ids = new LinkedHashMap<>();
         try (DevServer server = new DevServer(0, List.of(overlay, site)); Chromium browser = Chromium.start()) {
-            for (int round = 1; round <= ROUNDS; round++) {
-                System.out.println("round " + round + " of " + ROUNDS);
+            for (int round = 1; round <= rounds; round++) {
+                System.out.println("round " + round + " of " + rounds);
                 for (Setup setup : setups) {
                     browser.open(server.url() + setup.query());
                     if (round == 1) {
