@@ -298,8 +298,8 @@ class ChromiumProductTest {
         Path fp32 = Paths.bundledModels().resolve("stories1.5M-java.bin");
         Path tokenizer = Paths.bundledModels().resolve("stories1.5M-java-tokenizer.bin");
         Path q80 = work.resolve("q80.bin");
-        String java = ProcessHandle.current().info().command().orElse("java");
-        Process quantize = new ProcessBuilder(java, "-jar", jar.toString(), "quantize", fp32.toString(), q80.toString())
+        String javaCommand = ProcessHandle.current().info().command().orElse("java");
+        Process quantize = new ProcessBuilder(javaCommand, "-jar", jar.toString(), "quantize", fp32.toString(), q80.toString())
                 .redirectErrorStream(true).start();
         String said = new String(quantize.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
         assertEquals(0, quantize.waitFor(), said);
