@@ -13,7 +13,6 @@ import llama2.engine.Config;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
-import llama2.web.support.Reference;
 import llama2.web.support.TestModels;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -289,30 +288,6 @@ class ChromiumProductTest {
         assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
         assertFalse(browser.element("permalink").isDisplayed());
         assertTrue(browser.element("no-link").isDisplayed(), "the page says why there is no link");
-    }
-
-    @Test
-    void quantizedOnLoadTheIdsAreTheClisOnTheQuantizedFile(@TempDir Path work) throws Exception {
-        Path jar = Reference.cliJar().orElse(null);
-        org.junit.jupiter.api.Assumptions.assumeTrue(jar != null, "the CLI jar is built by the engine module");
-        Path fp32 = Paths.bundledModels().resolve("stories1.5M-java.bin");
-        Path tokenizer = Paths.bundledModels().resolve("stories1.5M-java-tokenizer.bin");
-        Path q80 = work.resolve("q80.bin");
-        String javaCommand = ProcessHandle.current().info().command().orElse("java");
-        Process quantize = new ProcessBuilder(javaCommand, "-jar", jar.toString(), "quantize", fp32.toString(), q80.toString())
-                .redirectErrorStream(true).start();
-        String said = new String(quantize.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertEquals(0, quantize.waitFor(), said);
-
-        browser.open(server.url() + "?model=stories1.5M-java&q8=1&seed=7&temperature=0.8&topp=0.9&steps=80&prompt=Once");
-        browser.awaitReady(LOAD);
-        assertTrue(browser.element("quantize").isSelected(), "q8=1 ticks the box");
-        assertTrue(browser.element("facts").getAttribute("textContent").contains("quantized on load"),
-                browser.element("facts").getAttribute("textContent"));
-        browser.element("generate").click();
-        assertEquals("done", browser.awaitState(GENERATE, "done", "error"), browser.element("status").getText());
-        assertEquals(Reference.cliIds(jar, q80, tokenizer, 0.8f, 0.9f, 7, 80, "Once"),
-                browser.element("output").getAttribute("data-ids"));
     }
 
     @Test
