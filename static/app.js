@@ -60,11 +60,11 @@ function supportsWasmGc() {
   const MAX_SEED = Number.MAX_SAFE_INTEGER; // 2^53 - 1: the largest integer a JavaScript number holds exactly
 
   const ui = {};
-  ['model', 'files', 'model-file', 'tokenizer-file', 'chat-ok', 'download', 'progress', 'progress-text',
+  ['model', 'files', 'model-file', 'tokenizer-file', 'chat-ok', 'quantize', 'download', 'progress', 'progress-text',
    'cancel', 'facts', 'clear-cache', 'prompt', 'prompt-label', 'system', 'system-row', 'mode-row',
    'mode-chat', 'mode-generate', 'temperature', 'topp', 'steps', 'seed', 'generate', 'stop', 'output',
    'status', 'count', 'tokps', 'engine', 'seed-used', 'story-actions', 'copy', 'save', 'share',
-   'permalink', 'no-link', 'drop-hint', 'new-chat', 'advanced']
+   'permalink', 'no-link', 'drop-hint', 'new-chat', 'advanced', 'story']
       .forEach((id) => { ui[id.replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
 
   const BIG_DOWNLOAD = 100e6;  // bytes: larger downloads ask first
@@ -83,6 +83,8 @@ function supportsWasmGc() {
   const localFiles = {model: null, tokenizer: null};
   let chatOpen = false;        // a conversation waits for the user's next message
   let notice = '';             // said once the model is ready
+  let modelFacts = null;       // what the engine said about the model in use (format, quantizedOnLoad, …)
+  let preparing = '';          // the status while the engine reads a model, before its percent
 
   applySettingsFromUrl();
   registerServiceWorker();
@@ -160,13 +162,18 @@ function supportsWasmGc() {
         document.body.dataset.engine = message.engine;
         break;
       case 'progress':
-        showProgress(message.what, message.loaded, message.total);
+        if (message.reading) {
+          showReading(message.loaded, message.total);
+        } else {
+          showProgress(message.what, message.loaded, message.total);
+        }
         break;
       case 'ready':
         modelLoaded = true;
         inUse = coming;
         chatOpen = false;
         ui.download.hidden = true;
+        modelFacts = message.info;
         showFacts(message.info);
         showModelInUse();
         setState('ready', `Ready. Press ${ui.generate.textContent}.${notice}`);
@@ -190,7 +197,7 @@ function supportsWasmGc() {
         if (chatOpen) {
           ui.prompt.value = '';
         }
-        setState('done', finishedBecause(message.reason, message.count));
+        setState('done', finishedBecause(message.reason, message.count) + (message.note ? ` ${message.note}` : ''));
         follow();
         showStoryActions();
         sendWaitingLoad();
@@ -331,8 +338,10 @@ function supportsWasmGc() {
 
   function bigDownloadQuestion(entry) {
     const memory = navigator.deviceMemory ? ` This device reports about ${navigator.deviceMemory} GB of memory.` : '';
+    const q8 = ui.quantize.checked && !/q8|Q8_0/.test(entry.name + entry.id);
     return `${entry.name} is a ${megabytes(entry.bytes)} download, and the browser tab will need about ` +
-        `${megabytes(entry.bytes * 1.3)} of memory to run it.${memory} Download it?`;
+        `${megabytes(entry.bytes * (q8 ? 0.5 : 1.3))} of memory to run it` +
+        `${q8 ? ' (quantized to Q8_0 on load)' : ''}.${memory} Download it?`;
   }
 
   function isStored(url) {
@@ -350,18 +359,16 @@ function supportsWasmGc() {
     }
     const thisLoad = beginLoad(`Reading ${localFiles.model.name}…`,
         {id: null, name: localFiles.model.name, chat: ui.chatOk.checked});
-    const bytes = {};
-    ['model', 'tokenizer'].forEach((what) => {
-      const reader = new FileReader();
-      reader.onload = () => {
-        bytes[what] = reader.result;
-        if (bytes.model && bytes.tokenizer && thisLoad === loadNumber) {
-          sendToEngine(bytes.model, localFiles.model.name, bytes.tokenizer, localFiles.tokenizer.name);
-        }
-      };
-      reader.onerror = () => fail(`Could not read ${localFiles[what].name} from your disk.`);
-      reader.readAsArrayBuffer(localFiles[what]);
-    });
+    // The model goes to the worker as the File itself, which reads it a megabyte at a time
+    // into the engine; only the small tokenizer is read here.
+    const reader = new FileReader();
+    reader.onload = () => {
+      if (thisLoad === loadNumber) {
+        sendToEngine(localFiles.model, localFiles.model.name, reader.result, localFiles.tokenizer.name);
+      }
+    };
+    reader.onerror = () => fail(`Could not read ${localFiles.tokenizer.name} from your disk.`);
+    reader.readAsArrayBuffer(localFiles.tokenizer);
   }
 
   /** While a model downloads, the one in use stays usable: only without one is the page 'loading'. */
@@ -379,7 +386,7 @@ function supportsWasmGc() {
 
   /** Hands the files to the worker, which drops the model in use; not while it writes a story. */
   function sendToEngine(model, modelName, tokenizer, tokenizerName) {
-    waitingLoad = {type: 'load', model, modelName, tokenizer, tokenizerName};
+    waitingLoad = {type: 'load', model, modelName, tokenizer, tokenizerName, quantize: ui.quantize.checked};
     if (document.body.dataset.state !== 'generating') {
       sendWaitingLoad();
     }
@@ -394,8 +401,35 @@ function supportsWasmGc() {
     modelLoaded = false;
     ui.facts.textContent = '';
     ui.download.hidden = true;
-    setState('loading', `Preparing ${message.modelName}…`);
-    worker.postMessage(message, [message.model, message.tokenizer]);
+    modelFacts = null;
+    preparing = `Preparing ${message.modelName}${message.quantize ? ' (quantizing to Q8_0)' : ''}…`;
+    setState('loading', preparing);
+    // ArrayBuffers move to the worker (no copy); a File is only a handle the worker reads.
+    worker.postMessage(message, [message.model, message.tokenizer].filter((part) => part instanceof ArrayBuffer));
+  }
+
+  /** While the engine reads a big model: how far it got. */
+  function showReading(loaded, total) {
+    if (document.body.dataset.state === 'loading' && total > 8e6) {
+      ui.status.textContent = `${preparing} ${Math.floor(100 * loaded / total)}%`;
+    }
+  }
+
+  /**
+   * "Quantize to Q8_0 on load" changed: the model in use is read again if that changes it (an
+   * fp32 model to quantize, or one quantized on load to keep in fp32).
+   */
+  function quantizeChanged() {
+    updateUrl();
+    const affected = modelFacts && (ui.quantize.checked ? modelFacts.version !== 2 : modelFacts.quantizedOnLoad);
+    if (!affected || !inUse || document.body.dataset.state === 'loading') {
+      return;
+    }
+    if (inUse.id === null) {
+      loadLocalFiles();
+    } else if (findModel(inUse.id)) {
+      loadFromManifest(findModel(inUse.id));
+    }
   }
 
   function showFacts(info) {
@@ -405,7 +439,7 @@ function supportsWasmGc() {
       `${info.nLayers} layers, ${info.nHeads} heads` +
           (info.nKvHeads !== info.nHeads ? ` (${info.nKvHeads} key/value)` : ''),
       `vocabulary ${info.vocabSize}, context ${info.seqLen}`,
-      info.format,
+      info.quantizedOnLoad ? `${info.format}, quantized on load` : info.format,
       megabytes(info.bytes)
     ].concat(info.shards > 1 ? [`${info.shards} workers (${info.transport})`] : []).join(' · ');
     document.body.dataset.shards = String(info.shards || 1);
@@ -582,6 +616,7 @@ function supportsWasmGc() {
     ui.count.textContent = '0';
     ui.tokps.textContent = '0.0';
     ui.seedUsed.textContent = String(lastSeed);
+    ui.story.removeAttribute('data-empty'); // until now the card showed only the engine
     ui.storyActions.hidden = true;
     setState('generating', 'Writing…');
     ui.stop.focus({preventScroll: true});
@@ -713,6 +748,7 @@ function supportsWasmGc() {
     if (query.get('mode') === 'chat') {
       ui.modeChat.checked = true;
     }
+    ui.quantize.checked = query.get('q8') === '1';
     showMode();
   }
 
@@ -736,6 +772,9 @@ function supportsWasmGc() {
     }
     if (ui.modeChat.checked) {
       params.set('mode', 'chat');
+    }
+    if (ui.quantize.checked) {
+      params.set('q8', '1');
     }
     if (query.has('engine')) {
       params.set('engine', query.get('engine'));
@@ -801,6 +840,7 @@ function supportsWasmGc() {
       localFiles.tokenizer = ui.tokenizerFile.files[0] || null;
       loadLocalFiles();
     });
+    ui.quantize.addEventListener('change', quantizeChanged);
     ui.modeChat.addEventListener('change', showMode);
     ui.modeGenerate.addEventListener('change', showMode);
     ui.clearCache.addEventListener('click', clearCache);

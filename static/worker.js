@@ -10,8 +10,11 @@
  * exchange in `info.transport` ('shared memory', 'messages' or 'none').
  *
  * Messages the page sends (postMessage objects, `type` first):
- *   {type: 'load', model, tokenizer, modelName?, tokenizerName?}
- *       model and tokenizer are each an ArrayBuffer (transfer it) or a URL string.
+ *   {type: 'load', model, tokenizer, modelName?, tokenizerName?, quantize?}
+ *       model is an ArrayBuffer (transfer it), a Blob or File (read a megabyte at a time) or a
+ *       URL string (streamed); tokenizer is an ArrayBuffer or a URL string. quantize: an fp32
+ *       model becomes Q8_0 as it is read (what `llama2.jar quantize` writes), a quarter of the
+ *       memory. Either way the weights exist once: no copy of the file is kept.
  *   {type: 'generate', prompt, temperature, topp, seed, steps, mode?, system?, newChat?}
  *       steps counts positions including the prompt (run.c's -n; 0 = the model's seq_len);
  *       seed is an integer below 2^53; mode is 'generate' (the default) or 'chat'. In chat mode
@@ -23,18 +26,21 @@
  *
  * Messages the worker sends:
  *   {type: 'engine', engine: 'wasm'|'js', note}      once, when the engine code is running
- *   {type: 'progress', what: 'model'|'tokenizer', loaded, total}   while a URL downloads
+ *   {type: 'progress', what: 'model', loaded, total, reading: true}   as the model is read
  *   {type: 'ready', engine, info: {dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize,
- *          seqLen, sharedClassifier, parameters, version, format, bytes}}
+ *          seqLen, sharedClassifier, parameters, version, format, bytes, quantizedOnLoad}}
  *   {type: 'token', id, text, position, count, tokps}   text may be '' (part of a character)
- *   {type: 'done', ids: [int], tokps, count, reason}
+ *   {type: 'done', ids: [int], tokps, count, reason, note}
  *       reason: 'steps' (the limit), 'bos' (the model ended the story), 'stopped', and in chat
  *       'turn' (the assistant has answered) or 'context' (the conversation is full). ids is what
  *       the CLI's --ids prints (BOS, prompt, samples); in chat, the ids sampled in this turn.
+ *       note: the engine's sentence when the steps ended inside the prompt, else ''.
  *   {type: 'error', message}                          a sentence for people
  *
- * The engine has three exports (WorkerExports.java): load, start and step, each returning one
- * JSON object; generating crosses into the engine once per token.
+ * The engine's exports (WorkerExports.java) each return one JSON object (but modelInbox, the
+ * view the model's bytes are written into): beginModel, modelBytes (per megabyte) and finishModel
+ * load a model; start and step generate, crossing into the engine
+ * once per token.
  *
  * HtmlUnit, which tests the JavaScript build, runs this file too: its engine has arrow functions,
  * const/let and template literals, but no classes, async/await or fetch, and a worker's Promise
@@ -44,7 +50,7 @@
 'use strict';
 
 // Everything is local to this function: the JavaScript build of the engine puts its exports
-// (load, start, step) on the worker's global object, where they would replace functions of ours.
+// (beginModel, start, step, …) on the worker's global object, where they would replace functions of ours.
 (() => {
   let engine = null;       // {name: 'wasm' | 'js', exports} once running
   let pending = [];        // messages that arrived before the engine was ready
@@ -125,22 +131,174 @@
 
   // ---- Loading ------------------------------------------------------------------------------
 
+  const READ = 1 << 20;    // a File is read a megabyte at a time, which is the size of the engine's
+                           // inbox (WorkerExports.modelInbox): the bytes go through it, no garbage
+  let loads = 0;           // a newer 'load' message abandons the one being read
+
+  /**
+   * The tokenizer first (it is small), then the model, a chunk at a time straight into the
+   * engine's arrays: the weights exist once, and no copy of the file outlives its chunk.
+   */
   function load(message) {
     job = null;
+    const number = ++loads;
+    const current = () => number === loads;
     const names = {
       model: message.modelName || nameOf(message.model, 'model'),
       tokenizer: message.tokenizerName || nameOf(message.tokenizer, 'tokenizer')
     };
-    const bytes = {};
-    ['model', 'tokenizer'].forEach((what) => obtain(message[what], what, (buffer) => {
-      bytes[what] = buffer;
-      if (bytes.model && bytes.tokenizer && shardsWanted > 1) {
-        loadInShards(bytes, names, message.quantize);
-      } else if (bytes.model && bytes.tokenizer) {
-        const info = call('load', bytes.model, names.model, bytes.tokenizer, names.tokenizer);
-        post(info.error ? {type: 'error', message: info.error} : {type: 'ready', engine: engine.name, info});
+    const failed = (failure) => {
+      if (current()) {
+        post({type: 'error', message: describeFailure(failure)});
       }
-    }));
+    };
+    if (shardsWanted > 1) {
+      loadWhole(message, names, current, failed);
+      return;
+    }
+    obtain(message.tokenizer, 'tokenizer', (tokenizer) => {
+      if (!current()) {
+        return;
+      }
+      let model = message.model;
+      message.model = null; // from here on only the chunk being read keeps the file's bytes
+      feedModel(model, names.model, Boolean(message.quantize), current, () => {
+        model = null;
+        const info = call('finishModel', tokenizer, names.tokenizer);
+        post(info.error ? {type: 'error', message: info.error} : {type: 'ready', engine: engine.name, info});
+      }, failed);
+    }, failed);
+  }
+
+  /**
+   * For a model split across workers: both files whole (a File read at once), then shards.js,
+   * which hands each worker its slice.
+   */
+  function loadWhole(message, names, current, failed) {
+    const bytes = {};
+    ['model', 'tokenizer'].forEach((what) => obtain(message[what], what, (source) => {
+      const arrived = (buffer) => {
+        bytes[what] = buffer;
+        if (bytes.model && bytes.tokenizer && current()) {
+          loadInShards(bytes, names, message.quantize);
+        }
+      };
+      if (typeof Blob === 'function' && source instanceof Blob) {
+        source.arrayBuffer().then(arrived, failed);
+      } else {
+        arrived(source);
+      }
+    }, failed));
+  }
+
+  /**
+   * Hands the model's bytes to the engine (beginModel, then modelBytes per chunk) from an
+   * ArrayBuffer, a Blob or File (read a chunk at a time), or a URL (streamed as it downloads),
+   * reporting progress; then calls done(), or failed(sentence).
+   */
+  function feedModel(source, name, quantize, current, done, failed) {
+    const begin = (size) => check(call('beginModel', name, size, quantize));
+    let told = 0;
+    const give = (bytes, loaded, total) => { // bytes: an Int8Array
+      for (let at = 0; at < bytes.length; at += READ) {
+        const length = Math.min(READ, bytes.length - at);
+        engine.exports.modelInbox().set(bytes.subarray(at, at + length));
+        check(call('modelBytes', length));
+      }
+      if (loaded - told >= READ || loaded === total) {
+        told = loaded;
+        post({type: 'progress', what: 'model', loaded, total, reading: true});
+      }
+    };
+    if (Object.prototype.toString.call(source) === '[object ArrayBuffer]') { // also one from another realm (HtmlUnit)
+      begin(source.byteLength);
+      for (let at = 0; at < source.byteLength; at += READ) {
+        const length = Math.min(READ, source.byteLength - at);
+        give(new Int8Array(source, at, length), at + length, source.byteLength);
+      }
+      done();
+    } else if (typeof Blob === 'function' && source instanceof Blob) {
+      begin(source.size);
+      readBlob(source, give, current, done, failed);
+    } else {
+      fetch(source).then((response) => {
+        const size = Number(response.headers.get('Content-Length'));
+        if (!response.ok || !size) {
+          throw new Error(response.ok ? `The server did not say how large the model ${name} is.`
+              : `Downloading the model failed: the server answered ${response.status}.`);
+        }
+        begin(size);
+        const reader = response.body.getReader();
+        let loaded = 0;
+        const pump = () => reader.read().then(({done: end, value}) => {
+          if (!current()) {
+            reader.cancel();
+          } else if (end) {
+            done();
+          } else {
+            loaded += value.byteLength;
+            give(new Int8Array(value.buffer, value.byteOffset, value.byteLength), loaded, size);
+            return pump();
+          }
+          return null;
+        });
+        return pump();
+      }).catch(failed);
+    }
+  }
+
+  /**
+   * Reads a Blob or File in order into one reused buffer (a "bring your own buffer" reader), so
+   * reading makes no garbage: a fresh buffer per chunk would pile up until the browser collects
+   * it, as much again as the model. Browsers without such readers get a megabyte slice at a time.
+   */
+  function readBlob(blob, give, current, done, failed) {
+    let reader = null;
+    try {
+      reader = blob.stream().getReader({mode: 'byob'});
+    } catch (unsupported) {
+      reader = null;
+    }
+    let loaded = 0;
+    if (!reader) {
+      const next = () => {
+        if (!current()) {
+          return null;
+        }
+        if (loaded >= blob.size) {
+          return done();
+        }
+        return blob.slice(loaded, loaded + READ).arrayBuffer().then((bytes) => {
+          loaded += bytes.byteLength;
+          give(new Int8Array(bytes), loaded, blob.size);
+          return next();
+        });
+      };
+      Promise.resolve().then(next).catch(failed);
+      return;
+    }
+    let buffer = new ArrayBuffer(READ);
+    const pump = () => reader.read(new Uint8Array(buffer)).then(({done: end, value}) => {
+      if (!current()) {
+        return reader.cancel();
+      }
+      if (end) {
+        return done();
+      }
+      buffer = value.buffer; // the same memory, handed back by the reader
+      loaded += value.byteLength;
+      give(new Int8Array(value.buffer, value.byteOffset, value.byteLength), loaded, blob.size);
+      return pump();
+    });
+    pump().catch(failed);
+  }
+
+  /** An engine answer with an error becomes an exception, which ends the load with its sentence. */
+  function check(answer) {
+    if (answer.error) {
+      throw new Error(answer.error);
+    }
+    return answer;
   }
 
   /** Each of shardsWanted workers keeps its slice of the model (shards.js). */
@@ -156,7 +314,7 @@
   }
 
   /** Calls back with the ArrayBuffer itself, or downloads a URL (then reports progress). */
-  function obtain(source, what, callback) {
+  function obtain(source, what, callback, failed) {
     if (typeof source !== 'string') {
       callback(source);
       return;
@@ -168,12 +326,8 @@
       if (!response.ok) {
         throw new Error(`Downloading the ${what} failed: the server answered ${response.status}.`);
       }
-      post({type: 'progress', what, loaded: 0, total: Number(response.headers.get('Content-Length')) || 0});
       return response.arrayBuffer();
-    }).then((buffer) => {
-      post({type: 'progress', what, loaded: buffer.byteLength, total: buffer.byteLength});
-      callback(buffer);
-    }).catch((failure) => post({type: 'error', message: describeFailure(failure)}));
+    }).then(callback).catch(failed);
   }
 
   function nameOf(source, fallback) {
@@ -194,7 +348,7 @@
       post({type: 'error', message: started.error});
       return;
     }
-    job = {stopRequested: false, ids: started.ids, count: 0, firstTokenAt: 0, lastTokenAt: 0};
+    job = {stopRequested: false, ids: started.ids, note: started.note, count: 0, firstTokenAt: 0, lastTokenAt: 0};
     if (shards) {
       shards.serve();
     }
@@ -250,7 +404,8 @@
   function finish(current, reason) {
     job = null;
     releaseShards();
-    post({type: 'done', ids: current.ids, count: current.count, tokps: tokensPerSecond(current), reason});
+    post({type: 'done', ids: current.ids, count: current.count, tokps: tokensPerSecond(current), reason,
+          note: current.note});
   }
 
   /** Between stories the other workers wait in their event loops, where they can load a model. */
@@ -295,6 +450,9 @@
   /** Turns whatever was thrown into a sentence; memory failures get advice. */
   function describeFailure(failure) {
     const text = failure && failure.message ? failure.message : String(failure);
+    if (/^Not enough memory/.test(text)) {
+      return text; // the engine's own advice
+    }
     if (/memory|allocation|RangeError/i.test(text) || (failure && failure.name === 'RangeError')) {
       return `Not enough memory for this model in this browser tab (${text}). Try a smaller model or close other tabs.`;
     }

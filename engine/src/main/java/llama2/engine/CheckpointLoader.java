@@ -87,13 +87,18 @@ public final class CheckpointLoader {
         tensors.accept(chunk);
     }
 
+    /** True once the header shows an fp32 file that this loader turns into Q8_0. */
+    public boolean quantizes() {
+        return quantize && parsed != null && parsed.groupSize() == 0;
+    }
+
     /** The checkpoint, once every byte arrived; as read from a Q8_0 file when quantized on load. */
     public Checkpoint finish() {
         if (received < size || tensors == null || !tensors.done()) {
             throw new BadInputException(source + ": truncated: " + received + " of " + size + " bytes arrived, "
                     + (tensors == null ? "the header" : tensors.current()) + " is incomplete");
         }
-        if (quantize && parsed.groupSize() == 0) {
+        if (quantizes()) {
             return new Checkpoint(2, Checkpoint.defaultGroupSize(parsed.config()), tensors.weights());
         }
         return new Checkpoint(parsed.version(), parsed.groupSize(), tensors.weights());

@@ -48,6 +48,20 @@ public final class Generation {
         }
     }
 
+    /**
+     * What run.c does silently, said plainly: "" when the steps reach past the prompt, else a
+     * sentence saying that the story ends inside the prompt (run.c cuts it there).
+     */
+    public String promptNote() {
+        int promptTokens = prompt.length - 1;   // without BOS
+        if (steps > promptTokens) {
+            return "";
+        }
+        return "The steps (" + steps + ") end " + (steps < promptTokens ? "inside" : "at the end of")
+                + " the prompt (" + promptTokens + " tokens), so " + (steps < promptTokens ? "it was cut short and " : "")
+                + "nothing new was written; give more steps.";
+    }
+
     /** run.c's rule for {@code -n}: 0, or more than the context, means the whole context. */
     static int positions(int steps, int seqLen) {
         checkSteps(steps);

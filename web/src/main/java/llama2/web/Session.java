@@ -5,6 +5,7 @@ import java.nio.ByteOrder;
 import llama2.engine.BadInputException;
 import llama2.engine.Chat;
 import llama2.engine.Checkpoint;
+import llama2.engine.CheckpointLoader;
 import llama2.engine.Config;
 import llama2.engine.Generation;
 import llama2.engine.Sampler;
@@ -32,15 +33,53 @@ final class Session {
     private Chat chat;          // the conversation, in chat mode
     private Step last;          // the last step taken, null before the first
 
-    /** Loads a checkpoint (any version) and its tokenizer; the previous model is dropped first. */
-    void load(byte[] model, String modelName, byte[] tokenizerFile, String tokenizerName) {
+    private CheckpointLoader arriving;   // the model being read, chunk by chunk
+    private boolean quantizedOnLoad;
+
+    /**
+     * Begins reading a checkpoint (any version) of {@code size} bytes, which then arrives in chunks
+     * ({@link #acceptModelBytes}), each copied straight into the engine's arrays, so the weights
+     * exist once and never beside the file. {@code quantize}: an fp32 model becomes Q8_0 on the
+     * way in, exactly as {@code llama2.jar quantize} writes it. The previous model is dropped first,
+     * so its memory is free for the new one.
+     */
+    void beginModel(String modelName, long size, boolean quantize) {
         unload();
-        Checkpoint loaded = Kernels.of(Checkpoint.read(littleEndian(model), modelName));
+        arriving = new CheckpointLoader(size, modelName, quantize);
+        modelBytes = size;
+    }
+
+    /**
+     * The model file's next bytes (all that remain in {@code chunk}, which must be little-endian);
+     * the caller may reuse or drop it afterwards.
+     */
+    void acceptModelBytes(ByteBuffer chunk) {
+        if (arriving == null) {
+            throw new BadInputException("No model is being read; begin one first.");
+        }
+        arriving.accept(chunk);
+    }
+
+    /** Completes the model begun by {@link #beginModel} with its tokenizer. */
+    void finishModel(byte[] tokenizerFile, String tokenizerName) {
+        if (arriving == null) {
+            throw new BadInputException("No model is being read; begin one first.");
+        }
+        CheckpointLoader loader = arriving;
+        arriving = null;
+        Checkpoint loaded = Kernels.of(loader.finish());
         Tokenizer vocabulary = Tokenizer.read(littleEndian(tokenizerFile), loaded.config().vocabSize(), tokenizerName);
         checkpoint = loaded;
         tokenizer = vocabulary;
         transformer = new Transformer(loaded.weights());
-        modelBytes = model.length;
+        quantizedOnLoad = loader.quantizes();
+    }
+
+    /** Loads a whole checkpoint file and its tokenizer at once (tests, small files). */
+    void load(byte[] model, String modelName, byte[] tokenizerFile, String tokenizerName) {
+        beginModel(modelName, model.length, false);
+        acceptModelBytes(littleEndian(model));
+        finishModel(tokenizerFile, tokenizerName);
     }
 
     /**
@@ -83,6 +122,7 @@ final class Session {
                 .put("format", checkpoint.formatName())
                 .put("bytes", modelBytes)
                 .put("shards", shards)
+                .put("quantizedOnLoad", quantizedOnLoad)
                 .toString();
     }
 
@@ -133,6 +173,11 @@ final class Session {
         return story != null ? story.ids() : chat != null ? chat.ids() : new int[0];
     }
 
+    /** The engine's sentence when a story's steps end inside its prompt; "" otherwise. */
+    String promptNote() {
+        return story != null ? story.promptNote() : "";
+    }
+
     private Sampler sampler(double temperature, double topp, double seed, double steps) {
         requireModel();
         Sampler.checkSettings(temperature, topp);
@@ -149,6 +194,8 @@ final class Session {
         last = null;
         modelBytes = 0;
         shards = 1;
+        arriving = null;
+        quantizedOnLoad = false;
     }
 
     private void requireModel() {

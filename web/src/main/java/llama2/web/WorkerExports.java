@@ -1,5 +1,7 @@
 package llama2.web;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import llama2.engine.BadInputException;
 import llama2.engine.Step;
 import org.teavm.jso.JSExport;
@@ -21,6 +23,7 @@ import org.teavm.jso.typedarrays.Int8Array;
 public final class WorkerExports {
 
     static final Session session = new Session();
+    private static final ByteBuffer inbox = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
 
     private WorkerExports() {
     }
@@ -30,16 +33,55 @@ public final class WorkerExports {
     }
 
     /**
-     * Loads a checkpoint and its tokenizer from their file bytes. Returns the model's facts
-     * ({@code dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, sharedClassifier,
-     * parameters, version, format, bytes}) or {@code {"error"}}.
+     * Begins reading a model file of {@code size} bytes (the previous model is dropped first);
+     * {@code quantize}: an fp32 model becomes Q8_0 as it arrives. Returns {@code {}} or
+     * {@code {"error"}}.
      */
     @JSExport
-    public static String load(ArrayBuffer model, String modelName, ArrayBuffer tokenizer, String tokenizerName) {
+    public static String beginModel(String modelName, double size, boolean quantize) {
         try {
-            byte[] modelBytes = Int8Array.create(model).copyToJavaArray();
-            byte[] tokenizerBytes = Int8Array.create(tokenizer).copyToJavaArray();
-            session.load(modelBytes, modelName, tokenizerBytes, tokenizerName);
+            session.beginModel(modelName, (long) size, quantize);
+            return "{}";
+        } catch (Throwable failure) {
+            return error(failure);
+        }
+    }
+
+    /**
+     * Where the worker writes the model file's next bytes before calling {@link #modelBytes}: a
+     * view of one buffer that lives as long as the page, so reading a model makes no garbage
+     * (a fresh array per chunk piles up faster than the browser collects it). Ask for the view
+     * again before each chunk: the memory under it may have moved.
+     */
+    @JSExport
+    public static Int8Array modelInbox() {
+        return Int8Array.fromJavaBuffer(inbox);
+    }
+
+    /**
+     * Hands the first {@code length} bytes of the inbox, the model file's next bytes in order, to
+     * the engine, which copies them into its arrays at once. Returns {@code {}} or {@code {"error"}}.
+     */
+    @JSExport
+    public static String modelBytes(int length) {
+        try {
+            inbox.clear().limit(length);
+            session.acceptModelBytes(inbox);
+            return "{}";
+        } catch (Throwable failure) {
+            return error(failure);
+        }
+    }
+
+    /**
+     * Completes the model with its tokenizer's file bytes. Returns the model's facts ({@code dim,
+     * hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen, sharedClassifier, parameters,
+     * version, format, bytes, quantizedOnLoad}) or {@code {"error"}}.
+     */
+    @JSExport
+    public static String finishModel(ArrayBuffer tokenizer, String tokenizerName) {
+        try {
+            session.finishModel(Int8Array.create(tokenizer).copyToJavaArray(), tokenizerName);
             return session.describe();
         } catch (Throwable failure) {
             return error(failure);
@@ -51,7 +93,8 @@ public final class WorkerExports {
      * the user's message ({@code mode} "chat": a conversation goes on until {@code newChat}).
      * Numbers arrive as JavaScript numbers (the seed exact to 2^53). Returns {@code {"ids"}},
      * the ids before the first step (a story's BOS; none in chat), to which each step's token is
-     * added (except the BOS that ends a story) to give what the CLI's --ids prints; or
+     * added (except the BOS that ends a story) to give what the CLI's --ids prints, and
+     * {@code "note"}, the engine's sentence when the steps end inside the prompt ("" if not); or
      * {@code {"error"}}.
      */
     @JSExport
@@ -63,7 +106,7 @@ public final class WorkerExports {
             } else {
                 session.startStory(text, temperature, topp, seed, steps);
             }
-            return new Json().put("ids", session.ids()).toString();
+            return new Json().put("ids", session.ids()).put("note", session.promptNote()).toString();
         } catch (Throwable failure) {
             return error(failure);
         }

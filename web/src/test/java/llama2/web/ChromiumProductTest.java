@@ -289,4 +289,121 @@ class ChromiumProductTest {
         assertFalse(browser.element("permalink").isDisplayed());
         assertTrue(browser.element("no-link").isDisplayed(), "the page says why there is no link");
     }
+
+    @Test
+    void stepsShorterThanThePromptAreSaidPlainly() {
+        browser.open(server.url() + "?steps=2&prompt=" + java.net.URLEncoder.encode("Once upon a time there was",
+                java.nio.charset.StandardCharsets.UTF_8));
+        browser.awaitReady(LOAD);
+        browser.element("generate").click();
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        assertTrue(browser.element("status").getText().contains("The steps (2) end inside the prompt"),
+                browser.element("status").getText());
+    }
+
+    private static Object async(String code) {
+        browser.driver().manage().timeouts().scriptTimeout(LOAD);
+        return ((org.openqa.selenium.JavascriptExecutor) browser.driver()).executeAsyncScript(
+                "const done = arguments[arguments.length - 1];" + code);
+    }
+
+    @Test
+    void theLiveRegionsSayTheStateNotEveryToken() {
+        browser.open(server.url() + "?steps=60&temperature=1");
+        browser.awaitReady(LOAD);
+        browser.script("window.spoken = 0; const live = document.querySelectorAll('[aria-live]:not([aria-live=\\'off\\']), [role=status]');"
+                + "const watch = new MutationObserver((changes) => { window.spoken += changes.length; });"
+                + "live.forEach((node) => watch.observe(node, {childList: true, characterData: true, subtree: true}));");
+        browser.element("generate").click();
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        long tokens = Long.parseLong(browser.element("count").getText());
+        long spoken = (Long) browser.script("return window.spoken");
+        assertTrue(tokens > 20 && spoken <= 4, spoken + " changes announced for " + tokens + " tokens");
+        assertEquals("off", browser.element("output").getAttribute("aria-live"), "the story itself is not announced token by token");
+    }
+
+    @Test
+    void onAPhoneEveryControlIsAtLeast44PixelsHigh() {
+        screen(390, 844);
+        browser.open(server.url() + "?steps=12");
+        browser.awaitReady(LOAD);
+        browser.element("generate").click();
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        browser.element("advanced").findElement(org.openqa.selenium.By.tagName("summary")).click();
+        Object small = browser.script("const small = [];"
+                + "document.querySelectorAll('button, select, input, textarea, summary, a').forEach((e) => {"
+                + "  const target = (e.type === 'checkbox' || e.type === 'radio') ? e.closest('label') : e;"
+                + "  const r = target.getBoundingClientRect();"
+                + "  if (r.width > 0 && r.height > 0 && !e.closest('footer') && (r.height < 44 || r.width < 44)) {"
+                + "    small.push((e.id || e.tagName) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height)); }"
+                + "}); return small.join(', ');");
+        assertEquals("", small, "controls smaller than 44 px");
+    }
+
+    @Test
+    void aDownloadOver100MbAsksFirstWithItsSizeAndMemory() {
+        browser.open(server.url());
+        browser.awaitReady(LOAD);
+        browser.script("window.asked = []; window.confirm = (text) => { window.asked.push(text); return false; };");
+        new Select(browser.element("model")).selectByValue("stories110M");
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(10)).until(d -> (Long) browser.script("return window.asked.length") > 0);
+        String question = (String) browser.script("return window.asked[0]");
+        assertTrue(question.contains("438.4 MB download") && question.matches("(?s).*need about [0-9.]+ MB of memory.*"), question);
+        double fp32Memory = memoryIn(question);
+        assertEquals(Paths.defaultModel().id(), new Select(browser.element("model")).getFirstSelectedOption().getAttribute("value"),
+                "declined: the picker is back on the model in use");
+        assertTrue(browser.element("download").getAttribute("hidden") != null, "nothing downloads");
+        assertTrue(browser.element("generate").isEnabled());
+
+        browser.element("advanced").findElement(org.openqa.selenium.By.tagName("summary")).click();
+        browser.element("quantize").click();
+        new Select(browser.element("model")).selectByValue("stories110M");
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(10)).until(d -> (Long) browser.script("return window.asked.length") > 1);
+        question = (String) browser.script("return window.asked[1]");
+        assertTrue(question.contains("quantized to Q8_0 on load") && memoryIn(question) < fp32Memory / 2, question);
+    }
+
+    @Test
+    void theStoryCanBeCopiedDownloadedAndShared(@TempDir Path downloads) throws Exception {
+        browser.open(server.url() + "?steps=30&seed=3");
+        browser.awaitReady(LOAD);
+        assertFalse(browser.element("output").isDisplayed(), "no empty story box before the first story");
+        assertFalse(browser.element("count").isDisplayed(), "no '0 tokens' before the first story");
+        browser.script("window.shared = null; navigator.share = (data) => { window.shared = data; return Promise.resolve(); };");
+        browser.element("generate").click();
+        assertEquals("done", browser.awaitState(GENERATE, "done", "error"));
+        String story = (String) browser.script("return document.getElementById('output').textContent");
+
+        cdp("Browser.grantPermissions", Map.of("permissions", List.of("clipboardReadWrite", "clipboardSanitizedWrite"),
+                "origin", server.url().replaceAll("/$", "")));
+        browser.element("copy").click();
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(10)).until(d -> browser.element("status").getText().contains("copied"));
+        assertEquals(story, async("navigator.clipboard.readText().then(done, (e) => done('refused: ' + e));"));
+
+        cdp("Browser.setDownloadBehavior", Map.of("behavior", "allow", "downloadPath", downloads.toString()));
+        browser.element("save").click();
+        Path saved = downloads.resolve("story.txt");
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(20)).until(d -> java.nio.file.Files.exists(saved));
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(5))
+                .until(d -> story.equals(readQuietly(saved)));
+
+        browser.element("share").click();
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(5)).until(d -> browser.script("return window.shared") != null);
+        assertEquals(story, browser.script("return window.shared.text"));
+        assertEquals(browser.element("permalink").getAttribute("href"), browser.script("return window.shared.url"));
+    }
+
+    private static double memoryIn(String question) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("need about ([0-9.]+) MB of memory").matcher(question);
+        assertTrue(m.find(), question);
+        return Double.parseDouble(m.group(1));
+    }
+
+    private static String readQuietly(Path file) {
+        try {
+            return java.nio.file.Files.readString(file, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return null;
+        }
+    }
 }

@@ -149,4 +149,40 @@ class SessionTest {
         assertTrue(WorkerExports.explain(new OutOfMemoryError()).startsWith("Not enough memory"));
         assertEquals("Something went wrong inside the engine: boom", WorkerExports.explain(new IllegalStateException("boom")));
     }
+
+    @Test
+    void stepsThatEndInsideThePromptAreSaid() throws IOException {
+        Session session = bundled();
+        session.startStory("Once upon a time there was a cat", 0, 0.9, 1, 3);
+        String note = session.promptNote();
+        assertTrue(note.startsWith("The steps (3) end inside the prompt (") && note.contains("cut short"), note);
+        int[] ids = runToTheEnd(session, session.ids(), new StringBuilder());
+        assertEquals(4, ids.length, "BOS and three positions, as run.c writes them");
+        session.startStory("Once upon a time there was a cat", 0, 0.9, 1, 200);
+        assertEquals("", session.promptNote());
+    }
+
+    @Test
+    void aModelReadInChunksAndQuantizedOnLoadIsTheCliQuantizedFile() throws IOException {
+        Path fp32 = MODELS.resolve("stories1.5M-java.bin");
+        byte[] file = Files.readAllBytes(fp32);
+        Session session = new Session();
+        session.beginModel("stories1.5M-java.bin", file.length, true);
+        for (int at = 0; at < file.length; at += 4099) { // odd chunks: floats split between two
+            session.acceptModelBytes(java.nio.ByteBuffer.wrap(file, at, Math.min(4099, file.length - at)).slice());
+        }
+        session.finishModel(Files.readAllBytes(TOKENIZER), "tokenizer.bin");
+        assertTrue(session.describe().contains("\"quantizedOnLoad\":true"), session.describe());
+
+        ByteArrayOutputStream quantized = new ByteArrayOutputStream();
+        Checkpoint original = Checkpoint.read(java.nio.ByteBuffer.wrap(file).order(java.nio.ByteOrder.LITTLE_ENDIAN));
+        Checkpoint.write(original.weights(), 2, Checkpoint.defaultGroupSize(original.config()), quantized);
+        Session reference = new Session();
+        reference.load(quantized.toByteArray(), "q80.bin", Files.readAllBytes(TOKENIZER), "tokenizer.bin");
+        for (Session s : new Session[] {session, reference}) {
+            s.startStory("Once upon a time", 0.8, 0.9, 7, 80);
+        }
+        assertArrayEquals(runToTheEnd(reference, reference.ids(), new StringBuilder()),
+                runToTheEnd(session, session.ids(), new StringBuilder()));
+    }
 }
