@@ -104,12 +104,50 @@ class ChromiumTrainTest {
         assertArrayEquals(cli.model(), download("train-download"));
     }
 
+    @Test
+    void fineTuningTheStoryModelKeepsItsShapeAndTokenizer() throws IOException {
+        open("?view=train&mode=finetune&steps=3&workers=1&batch=2&seq=32&lr=0.0003", text);
+        browser.element("train-start").click();
+        awaitTrainState("done");
+        assertEquals(3, losses().length);
+        byte[] model = download("train-download");
+        java.nio.IntBuffer header = java.nio.ByteBuffer.wrap(model).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        int[] config = new int[7];
+        header.get(config);
+        // the story model's shape, its shared classifier (a positive vocabulary size), windows of 32 tokens
+        assertArrayEquals(new int[] {128, 352, 6, 8, 8, 2048, 32}, config);
+        assertArrayEquals(Files.readAllBytes(Paths.defaultModel().tokenizer()), download("train-download-tokenizer"));
+    }
+
+    @Test
+    void badTextGetsASentence() throws IOException {
+        Path binary = dir.resolve("binary.txt");
+        Files.write(binary, new byte[] {'a', 0, 'b'});
+        open(SETTINGS, binary);
+        browser.element("train-start").click();
+        awaitTrainState("error");
+        assertEquals("This is not a text file: it holds a NUL byte at offset 1. Give plain UTF-8 text (.txt).",
+                browser.element("train-status").getText());
+
+        Path short_ = dir.resolve("short.txt");
+        Files.writeString(short_, "Once upon a time there was a cat.");
+        open(SETTINGS, short_);
+        browser.element("train-start").click();
+        awaitTrainState("error");
+        assertTrue(browser.element("train-status").getText().startsWith("The text is too short: it makes "),
+                browser.element("train-status").getText());
+    }
+
     private void open() {
-        browser.open(server.url() + SETTINGS);
+        open(SETTINGS, text);
+    }
+
+    private void open(String settings, Path file) {
+        browser.open(server.url() + settings);
         browser.script("indexedDB.deleteDatabase('llama2-train')");
-        browser.open(server.url() + SETTINGS);
+        browser.open(server.url() + settings);
         awaitTrainState("idle");
-        browser.element("train-text").sendKeys(text.toAbsolutePath().toString());
+        browser.element("train-text").sendKeys(file.toAbsolutePath().toString());
         new WebDriverWait(browser.driver(), Duration.ofSeconds(30))
                 .withMessage(() -> "the page did not read the text: " + browser.element("train-status").getText())
                 .until(d -> browser.element("train-status").getText().contains("read"));
