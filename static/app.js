@@ -832,6 +832,12 @@ function supportsWasmGc() {
       }
       updateUrl();
     });
+    // The Train view (train.js) hands over the model it trained, as local files.
+    document.addEventListener('llama2-use-model', (event) => {
+      const trained = event.detail;
+      beginLoad(`Loading ${trained.name}…`, {id: null, name: trained.name, chat: false});
+      sendToEngine(trained.model, trained.name, trained.tokenizer, 'tokenizer.bin');
+    });
     ui.modelFile.addEventListener('change', () => {
       localFiles.model = ui.modelFile.files[0] || null;
       loadLocalFiles();

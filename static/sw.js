@@ -21,7 +21,8 @@
 const BUILD = '@build.time@'; // set by the build (Maven resource filtering)
 const SHELL = 'llama2-shell-' + BUILD;
 const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'shards.js', 'icon.svg', 'manifest.webmanifest',
-  'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js'];
+  'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js',
+  'train.js', 'train.css', 'train-worker.js', 'wasm/trainer.wasm', 'js/trainer.js'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()));

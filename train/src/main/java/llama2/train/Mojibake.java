@@ -15,7 +15,7 @@ import java.util.List;
  * (E2 80 9D). Ordinary English text has no such sequences; the counts the commands print show
  * what was changed.
  */
-final class Mojibake {
+public final class Mojibake {
     private Mojibake() {}
 
     /** Windows-1252's characters for bytes 80–9F (0 where it has none). */
@@ -92,9 +92,9 @@ final class Mojibake {
     }
 
     /** Stories after repair, and how many of them needed it. */
-    record Repaired(List<String> stories, int fixed) {}
+    public record Repaired(List<String> stories, int fixed) {}
 
-    static Repaired repair(List<String> stories) {
+    public static Repaired repair(List<String> stories) {
         List<String> out = new ArrayList<>(stories.size());
         int fixed = 0;
         for (String s : stories) {

@@ -13,7 +13,7 @@ import java.util.function.IntToDoubleFunction;
  * threads, its results returned in shard order (so whatever is summed from them is summed in
  * the same order on any machine).
  */
-final class Shards implements AutoCloseable {
+final class Shards implements ShardRunner {
     private final int count;
     private final ExecutorService pool;
 
@@ -30,8 +30,8 @@ final class Shards implements AutoCloseable {
         return count;
     }
 
-    /** Runs {@code task(shard)} for every shard and returns the results in shard order. */
-    double[] run(IntToDoubleFunction task) {
+    @Override
+    public double[] run(IntToDoubleFunction task) {
         List<Future<Double>> futures = new ArrayList<>();
         for (int s = 0; s < count; s++) {
             int shard = s;

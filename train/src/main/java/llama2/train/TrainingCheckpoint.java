@@ -1,5 +1,7 @@
 package llama2.train;
 
+import java.io.IOException;
+import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -33,34 +35,38 @@ public final class TrainingCheckpoint {
 
     /** Saves atomically and durably; a non-finite weight is refused rather than saved. */
     public static void save(Trainer t, double secondsSoFar, long tokenizerId, Path path) {
+        WeightsBridge.requireFinite(t.model.params, path.toString());
+        SafeFiles.write(path, stream -> write(t, secondsSoFar, tokenizerId, stream));
+    }
+
+    /** Writes the checkpoint to a stream (the browser keeps it as bytes); the caller checks the weights are finite. */
+    public static void write(Trainer t, double secondsSoFar, long tokenizerId, OutputStream stream) throws IOException {
         Config c = t.model.config();
-        WeightsBridge.requireFinite(t.model.params, path);
-        SafeFiles.write(path, stream -> {
-            CRC32 crc = new CRC32();
-            LittleEndianWriter out = new LittleEndianWriter(new CheckedOutputStream(stream, crc));
-            out.writeBytes(MAGIC);
-            out.writeInt(FORMAT);
-            for (int v : new int[] {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()}) {
-                out.writeInt(v);
-            }
-            out.writeByte(c.sharedClassifier() ? 1 : 0);
-            out.writeLong(tokenizerId);
-            byte[] hp = t.hp.serialize().getBytes(StandardCharsets.UTF_8);
-            out.writeInt(hp.length);
-            out.writeBytes(hp);
-            out.writeInt(t.step);
-            out.writeLong(t.optimizer.updates);
-            out.writeLong(t.tokensSeen);
-            out.writeLong(Double.doubleToLongBits(secondsSoFar));
-            out.writeLong(t.rng.state());
-            for (float[] tensor : new float[][] {t.model.params, t.optimizer.m, t.optimizer.v}) {
-                out.writeInt(tensor.length);
-                out.writeFloats(tensor);
-            }
-            out.flush();
-            int sum = (int) crc.getValue();
-            stream.write(new byte[] {(byte) sum, (byte) (sum >>> 8), (byte) (sum >>> 16), (byte) (sum >>> 24)});
-        });
+        CRC32 crc = new CRC32();
+        LittleEndianWriter out = new LittleEndianWriter(new CheckedOutputStream(stream, crc));
+        out.writeBytes(MAGIC);
+        out.writeInt(FORMAT);
+        for (int v : new int[] {c.dim(), c.hiddenDim(), c.nLayers(), c.nHeads(), c.nKvHeads(), c.vocabSize(), c.seqLen()}) {
+            out.writeInt(v);
+        }
+        out.writeByte(c.sharedClassifier() ? 1 : 0);
+        out.writeLong(tokenizerId);
+        byte[] hp = t.hp.serialize().getBytes(StandardCharsets.UTF_8);
+        out.writeInt(hp.length);
+        out.writeBytes(hp);
+        out.writeInt(t.step);
+        out.writeLong(t.optimizer.updates);
+        out.writeLong(t.tokensSeen);
+        out.writeLong(Double.doubleToLongBits(secondsSoFar));
+        out.writeLong(t.rng.state());
+        for (float[] tensor : new float[][] {t.model.params, t.optimizer.m, t.optimizer.v}) {
+            out.writeInt(tensor.length);
+            out.writeFloats(tensor);
+        }
+        out.flush();
+        int sum = (int) crc.getValue();
+        stream.write(new byte[] {(byte) sum, (byte) (sum >>> 8), (byte) (sum >>> 16), (byte) (sum >>> 24)});
+        stream.flush();
     }
 
     /** What a checkpoint holds, before a trainer is built around it. */
@@ -74,8 +80,13 @@ public final class TrainingCheckpoint {
 
         /** Builds the trainer, continuing where the checkpoint left off. */
         public Trainer resume(int[] trainingTokens, int threads) {
+            return resume(trainingTokens, new Shards(hp.shards(), threads));
+        }
+
+        /** Builds the trainer on these shards, continuing where the checkpoint left off. */
+        public Trainer resume(int[] trainingTokens, ShardRunner shards) {
             Model model = new Model(new ParameterLayout(config), params);
-            Trainer t = new Trainer(model, hp, trainingTokens, threads);
+            Trainer t = new Trainer(model, hp, trainingTokens, shards);
             t.step = step;
             t.optimizer.updates = updates;
             t.tokensSeen = tokensSeen;
@@ -96,8 +107,11 @@ public final class TrainingCheckpoint {
     }
 
     public static State load(Path path) {
-        ByteBuffer file = SafeFiles.map(path);
-        String name = path.toString();
+        return read(SafeFiles.map(path), path.toString());
+    }
+
+    /** Reads a checkpoint from its bytes; {@code name} names it in messages. */
+    public static State read(ByteBuffer file, String name) {
         LittleEndianReader in = new LittleEndianReader(file, name);
         if (!java.util.Arrays.equals(in.readBytes(Math.min(4, (int) in.size()), "magic"), MAGIC)) {
             throw new BadInputException(name + ": not a training checkpoint (made by 'train')");
@@ -112,7 +126,13 @@ public final class TrainingCheckpoint {
         }
         CRC32 crc = new CRC32();
         int body = (int) in.size() - 4;
-        crc.update(file.duplicate().position(0).limit(Math.max(0, body)));
+        ByteBuffer checked = file.duplicate().position(0).limit(Math.max(0, body));
+        byte[] chunk = new byte[1 << 16]; // a chunk at a time: TeaVM's CRC32 takes arrays only
+        while (checked.hasRemaining()) {
+            int n = Math.min(chunk.length, checked.remaining());
+            checked.get(chunk, 0, n);
+            crc.update(chunk, 0, n);
+        }
         in.seek(Math.max(0, body));
         if (body < 8 || in.readInt("checksum") != (int) crc.getValue()) {
             throw new BadInputException(name + ": training checkpoint is damaged (CRC32 checksum mismatch); it cannot be resumed");

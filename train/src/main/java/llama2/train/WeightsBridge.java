@@ -81,13 +81,18 @@ public final class WeightsBridge {
      * not all finite are refused, so a diverged run never replaces a good file.
      */
     public static void export(ParameterLayout l, float[] params, int version, Path path) {
-        requireFinite(params, path);
-        Weights weights = toWeights(l, params);
-        int groupSize = version == 2 ? Checkpoint.defaultGroupSize(l.config) : 0;
-        SafeFiles.write(path, out -> Checkpoint.write(weights, version, groupSize, out));
+        requireFinite(params, path.toString());
+        SafeFiles.write(path, out -> write(l, params, version, out));
     }
 
-    static void requireFinite(float[] values, Path target) {
+    /** Writes a llama2.c checkpoint (version 0, 1 or 2) to a stream; the caller checks the weights are finite. */
+    public static void write(ParameterLayout l, float[] params, int version, java.io.OutputStream out) throws java.io.IOException {
+        int groupSize = version == 2 ? Checkpoint.defaultGroupSize(l.config) : 0;
+        Checkpoint.write(toWeights(l, params), version, groupSize, out);
+    }
+
+    /** Refuses weights that are not all finite: {@code target} names the file they were going to. */
+    public static void requireFinite(float[] values, String target) {
         for (int i = 0; i < values.length; i++) {
             if (!Float.isFinite(values[i])) {
                 throw new BadInputException("refusing to write " + target + ": parameter " + i + " is " + values[i]

@@ -6,28 +6,35 @@ package llama2.web;
  * <p>Hand-written because the browser build must stay small: a JSON library (or
  * {@code String.format}) would add hundreds of kilobytes to every page load.
  */
-final class Json {
+public final class Json {
     private final StringBuilder text = new StringBuilder("{");
 
-    Json put(String name, String value) {
+    public Json put(String name, String value) {
         key(name);
         quote(value);
         return this;
     }
 
-    Json put(String name, long value) {
+    public Json put(String name, long value) {
         key(name);
         text.append(value);
         return this;
     }
 
-    Json put(String name, boolean value) {
+    /** A number; one that is not finite is written as null (JSON has no NaN). */
+    public Json put(String name, double value) {
+        key(name);
+        text.append(Double.isFinite(value) ? Double.toString(value) : "null");
+        return this;
+    }
+
+    public Json put(String name, boolean value) {
         key(name);
         text.append(value);
         return this;
     }
 
-    Json put(String name, int[] values) {
+    public Json put(String name, int[] values) {
         key(name);
         text.append('[');
         for (int i = 0; i < values.length; i++) {

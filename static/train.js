@@ -1,0 +1,689 @@
+/*
+ * The Train view (?view=train): a text in, a model out, trained in this tab by the Java trainer
+ * (train/) compiled to WebAssembly, in one or more training workers (train-worker.js).
+ *
+ * A run from scratch learns a BPE tokenizer from the text, then trains a new model; a fine-tune
+ * starts from the story model. With several workers the run is data-parallel: each step, every
+ * worker computes the gradients of its shards (shard w goes to worker w mod workers), the page
+ * hands each worker the others' gradients, and every worker sums them in shard order and applies
+ * the same AdamW step, so the weights do not depend on timing, and equal those of
+ * `llama2-train.jar train --kernels portable --shards <shards>` on the same text and settings.
+ *
+ * The run is saved in this browser (IndexedDB) every few steps and when stopped: the trainer's own
+ * checkpoint, with the text and tokenizer; a reload offers to continue it.
+ *
+ * Test hooks: #train-text, #train-mode, #train-preset, #train-steps, #train-start, #train-stop,
+ * #train-use, #train-download, #train-download-tokenizer, body[data-train-state] (idle, training,
+ * paused, done, error), #train-loss[data-losses, data-tokps], #train-status. Settings may come
+ * from the address: ?view=train&mode=&preset=&steps=&lr=&workers=&batch=&seq=&vocab=&seed=.
+ *
+ * Written in the JavaScript HtmlUnit also parses (no classes, async/await or spread in calls).
+ */
+'use strict';
+
+(() => {
+  const query = new URLSearchParams(location.search);
+  if (query.get('view') !== 'train') {
+    return;
+  }
+  document.body.dataset.view = 'train';
+  document.getElementById('train').hidden = false;
+
+  /** Model shapes by what they cost; tiny is stories260K's shape with a 256-token window. */
+  const PRESETS = {
+    tiny: {dim: 64, hidden: 172, layers: 5, heads: 8, kvHeads: 4, seqLen: 256, vocab: 512, batch: 8, lr: '0.001'},
+    small: {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, seqLen: 256, vocab: 2048, batch: 16, lr: '0.001'}
+  };
+  const FINETUNE = {batch: 8, lr: '0.0003'};
+  const SAMPLE_TOKENS = 80;
+  const DB_NAME = 'llama2-train';
+  const SAVE_EVERY_SECONDS = 60;
+
+  const ui = {};
+  ['train-text', 'train-paste', 'train-mode', 'train-preset', 'train-preset-row', 'train-steps', 'train-lr',
+   'train-workers', 'train-batch', 'train-seq', 'train-vocab', 'train-seed', 'train-cli', 'train-start', 'train-stop',
+   'train-discard', 'train-status', 'train-loss', 'train-numbers', 'train-sample', 'train-use', 'train-download',
+   'train-download-tokenizer']
+      .forEach((id) => { ui[id.replace(/^train-/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
+
+  let run = null;        // the run in this tab: see newRun()
+  let files = null;      // the finished model: {model, tokenizer} ArrayBuffers
+  let saved = null;      // the run saved in this browser, if any (see save())
+  let text = null;       // the chosen file's bytes (an ArrayBuffer), or null for the pasted text
+
+  applySettingsFromUrl();
+  bind();
+  setState('idle', 'Give a text: a .txt file or pasted text.');
+  showCommand();
+  loadSaved();
+
+  // ---- Settings ----------------------------------------------------------------------------
+
+  function applySettingsFromUrl() {
+    if (query.has('mode')) {
+      ui.mode.value = query.get('mode') === 'finetune' ? 'finetune' : 'scratch';
+    }
+    if (query.has('preset') && PRESETS[query.get('preset')]) {
+      ui.preset.value = query.get('preset');
+    }
+    applyPreset();
+    ui.workers.value = String(Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)));
+    const fields = {steps: ui.steps, lr: ui.lr, workers: ui.workers, batch: ui.batch, seq: ui.seq, vocab: ui.vocab, seed: ui.seed};
+    Object.keys(fields).forEach((name) => {
+      if (query.has(name)) {
+        fields[name].value = query.get(name);
+      }
+    });
+  }
+
+  /** A preset fills in the window, batch, vocabulary and learning rate it goes with. */
+  function applyPreset() {
+    const p = PRESETS[ui.preset.value];
+    const finetune = ui.mode.value === 'finetune';
+    ui.presetRow.hidden = finetune;
+    ui.vocab.disabled = finetune;
+    ui.batch.value = String(finetune ? FINETUNE.batch : p.batch);
+    ui.seq.value = String(p.seqLen);
+    ui.vocab.value = String(p.vocab);
+    ui.lr.value = finetune ? FINETUNE.lr : p.lr;
+  }
+
+  function settings() {
+    const workers = integer(ui.workers, 'Workers', 1, 16);
+    return {
+      mode: ui.mode.value,
+      preset: ui.preset.value,
+      steps: integer(ui.steps, 'Steps', 1, 1e7),
+      lr: ui.lr.value.trim(),
+      batch: integer(ui.batch, 'Batch', 1, 4096),
+      seqLen: integer(ui.seq, 'Window', 8, 4096),
+      vocab: integer(ui.vocab, 'Vocabulary', 259, 65536),
+      seed: integer(ui.seed, 'Seed', 0, Number.MAX_SAFE_INTEGER),
+      workers,
+      shards: workers
+    };
+  }
+
+  function integer(field, name, min, max) {
+    const value = Number(field.value);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new Error(`${name} must be a whole number from ${min} to ${max}, got "${field.value}".`);
+    }
+    return value;
+  }
+
+  /** The same run on the command line, for those who want it there (or to check the bytes). */
+  function showCommand() {
+    let s;
+    try {
+      s = settings();
+    } catch (failure) {
+      ui.cli.textContent = '';
+      return;
+    }
+    const p = PRESETS[s.preset];
+    const shape = s.mode === 'finetune' ? '--init model.bin'
+      : `--dim ${p.dim} --hidden ${p.hidden} --layers ${p.layers} --heads ${p.heads} --kv-heads ${p.kvHeads}`;
+    ui.cli.textContent = 'The same run on the command line: java -jar llama2-train.jar train --train-data train.tok'
+        + ` --out-dir run --kernels portable ${shape} --seq-len ${s.seqLen} --steps ${s.steps} --batch ${s.batch}`
+        + ` --lr ${s.lr} --warmup ${warmup(s.steps)} --shards ${s.shards} --seed ${s.seed}`
+        + (s.mode === 'scratch' ? ` (after: tokenizer --vocab ${s.vocab}, prepare)` : '');
+  }
+
+  /** Learning-rate warmup: a tenth of the run, at most the CLI's default 100 steps. */
+  function warmup(steps) {
+    return Math.min(100, Math.max(1, Math.floor(steps / 10)));
+  }
+
+  function bind() {
+    ui.mode.addEventListener('change', () => { applyPreset(); showCommand(); });
+    ui.preset.addEventListener('change', () => { applyPreset(); showCommand(); });
+    [ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab, ui.seed].forEach((f) => f.addEventListener('input', showCommand));
+    ui.text.addEventListener('change', () => readFile(ui.text.files[0]));
+    ui.start.addEventListener('click', start);
+    ui.stop.addEventListener('click', stop);
+    ui.discard.addEventListener('click', discard);
+    ui.use.addEventListener('click', useModel);
+    ui.download.addEventListener('click', () => offer('model', 'model.bin'));
+    ui.downloadTokenizer.addEventListener('click', () => offer('tokenizer', 'tokenizer.bin'));
+    // A text dropped on the page is the text to train on (the story view's drop loads models).
+    ['dragenter', 'dragover', 'dragleave'].forEach((name) => window.addEventListener(name, (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+    }, true));
+    window.addEventListener('drop', (event) => {
+      event.preventDefault();
+      event.stopPropagation();
+      const dropped = event.dataTransfer && event.dataTransfer.files[0];
+      if (dropped) {
+        readFile(dropped);
+      }
+    }, true);
+  }
+
+  function readFile(file) {
+    if (!file) {
+      return;
+    }
+    const reader = new FileReader();
+    reader.onload = () => {
+      text = reader.result;
+      say(`${file.name}: ${megabytes(text.byteLength)} read.`);
+    };
+    reader.onerror = () => fail(`Could not read ${file.name} from your disk.`);
+    reader.readAsArrayBuffer(file);
+  }
+
+  function textBytes() {
+    if (text) {
+      return text;
+    }
+    const pasted = ui.paste.value;
+    return pasted.trim() === '' ? null : new TextEncoder().encode(pasted).buffer;
+  }
+
+  // ---- Workers -------------------------------------------------------------------------------
+
+  /** A training worker whose answers come back in the order of the requests. */
+  function startWorker() {
+    const engine = query.get('engine') === 'js' ? 'js' : 'wasm';
+    const worker = new Worker(`train-worker.js?engine=${engine}`);
+    const waiting = [];
+    const handle = {worker, engine: null};
+    worker.onmessage = (event) => {
+      const m = event.data;
+      if (m.type === 'engine') {
+        handle.engine = m.engine;
+        return;
+      }
+      const next = waiting.shift();
+      if (next) {
+        if (m.type === 'error') {
+          next.reject(new Error(m.message));
+        } else {
+          next.resolve(m);
+        }
+      }
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      const next = waiting.shift();
+      if (next) {
+        next.reject(new Error(`The training worker failed: ${event.message || 'no reason given'}`));
+      }
+    };
+    handle.ask = (message, transfer) => new Promise((resolve, reject) => {
+      waiting.push({resolve, reject});
+      worker.postMessage(message, transfer || []);
+    });
+    return handle;
+  }
+
+  function copy(buffer) {
+    return buffer.slice(0);
+  }
+
+  // ---- A run ---------------------------------------------------------------------------------
+
+  function newRun(s, workers) {
+    return {settings: s, workers, info: null, losses: [], stopRequested: false, seconds: 0, tokensAtStart: 0,
+            startedAt: 0, stepsHere: 0, resumedSeconds: 0, text: null, tokenizer: null, lastSave: 0, savedStep: 0, step: 0, saveFailed: false};
+  }
+
+  function start() {
+    if (run && document.body.dataset.trainState === 'paused') {
+      continueRun();
+      return;
+    }
+    if (saved && !saved.done && document.body.dataset.trainState === 'paused') {
+      resumeSaved();
+      return;
+    }
+    let s;
+    try {
+      s = settings();
+    } catch (failure) {
+      fail(failure.message);
+      return;
+    }
+    const bytes = textBytes();
+    if (!bytes) {
+      fail('Give a text first: choose a .txt file or paste some text.');
+      return;
+    }
+    const memory = memoryNeeded(s);
+    if (memory.refusal) {
+      fail(memory.refusal);
+      return;
+    }
+    files = null;
+    showFiles();
+    run = newRun(s, []);
+    run.text = bytes;
+    for (let i = 0; i < s.workers; i++) {
+      run.workers.push(startWorker());
+    }
+    setState('training', s.mode === 'scratch' ? 'Learning a tokenizer from your text…' : 'Fetching the story model…');
+    const tokenizerReady = s.mode === 'scratch'
+      ? run.workers[0].ask({type: 'tokenizer', text: copy(bytes), vocab: s.vocab}).then((m) => m.tokenizer)
+      : storyModel().then((model) => { run.model = model.model; return model.tokenizer; });
+    tokenizerReady.then((tokenizer) => {
+      run.tokenizer = tokenizer;
+      say('Preparing the model…');
+      const p = PRESETS[s.preset];
+      const trainSettings = {steps: s.steps, batch: s.batch, lr: s.lr, warmup: warmup(s.steps), shards: s.shards, seed: s.seed};
+      return Promise.all(run.workers.map((w) => s.mode === 'scratch'
+        ? w.ask({type: 'scratch', text: copy(bytes), tokenizer: copy(tokenizer), settings: trainSettings,
+                 shape: {dim: p.dim, hidden: p.hidden, layers: p.layers, heads: p.heads, kvHeads: p.kvHeads, seqLen: s.seqLen}})
+        : w.ask({type: 'finetune', text: copy(bytes), model: copy(run.model), tokenizer: copy(tokenizer), seqLen: s.seqLen,
+                 settings: trainSettings})));
+    }).then((answers) => {
+      run.info = answers[0].info;
+      return sampleNow();
+    }).then(() => {
+      save();
+      beginTiming();
+      loop();
+    }).catch((failure) => failRun(failure));
+  }
+
+  /** The story view's model (the first of models/models.json), from the page's model store or the network. */
+  function storyModel() {
+    return fetch('models/models.json').then((r) => r.json()).then((list) => {
+      const entry = list.find((e) => e.id === query.get('model')) || list[0];
+      return Promise.all([entry.model, entry.tokenizer].map(bytesOf))
+          .then((both) => ({model: both[0], tokenizer: both[1], name: entry.name}));
+    });
+  }
+
+  function bytesOf(url) {
+    const fromNetwork = () => fetch(url).then((r) => {
+      if (!r.ok) {
+        throw new Error(`Could not download ${url} (HTTP ${r.status}).`);
+      }
+      return r.arrayBuffer();
+    });
+    if (typeof caches !== 'object') {
+      return fromNetwork();
+    }
+    return caches.open('llama2-models-v1').then((c) => c.match(url)).then((hit) => hit ? hit.arrayBuffer() : fromNetwork(),
+        fromNetwork);
+  }
+
+  /**
+   * Memory the run needs (the trainer's arrays: weights, their transpose, AdamW's two moments,
+   * and per shard a gradient and the activations of one window), against what this device has.
+   */
+  function memoryNeeded(s) {
+    const p = PRESETS[s.preset];
+    const d = p.dim, h = p.hidden, L = p.layers, H = p.heads, kv = d / p.heads * p.kvHeads, n = s.seqLen;
+    const vocab = s.mode === 'scratch' ? s.vocab : 2048;
+    const params = vocab * d + L * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * h) + d;
+    const activations = L * (7 * n * d + 2 * n * kv + 2 * H * n * n + 3 * n * h + 2 * n) + n * vocab + 4 * n * d + 3 * n * h + n * n;
+    const perWorker = 4 * (4 * params + Math.ceil(s.shards / s.workers) * (params + activations));
+    const total = perWorker * s.workers;
+    const device = (navigator.deviceMemory || 4) * 1024 * 1024 * 1024 / 2;
+    if (Math.max(n * vocab, H * n * n) * 4 > 900 * 1024 * 1024) {
+      return {refusal: `A window of ${n} tokens is too long for this model in a browser: one array would pass 900 MB. Choose a shorter window.`};
+    }
+    if (total > device) {
+      return {refusal: `This run needs about ${megabytes(total)} in ${s.workers} worker(s), more than this device can spare`
+          + ` (${megabytes(device)}): choose a smaller model, fewer workers or a shorter window.`};
+    }
+    return {bytes: total};
+  }
+
+  function stopClock() {
+    run.seconds = secondsSoFar();
+    run.clockRunning = false;
+  }
+
+  /** Seconds of training of this run, in this tab and before. */
+  function secondsSoFar() {
+    return run.seconds + (run.clockRunning ? (performance.now() - run.startedAt) / 1000 : 0);
+  }
+
+  function beginTiming() {
+    run.clockRunning = true;
+    run.startedAt = performance.now();
+    run.stepsHere = 0;
+    run.tokensAtStart = run.info.tokensPerStep * run.step;
+  }
+
+  function continueRun() {
+    run.stopRequested = false;
+    setState('training', `Training: step ${run.step} of ${run.settings.steps}…`);
+    beginTiming();
+    loop();
+  }
+
+  /** One step after another until the last, a Stop, or a failure; between steps the page stays responsive. */
+  function loop() {
+    if (run.stopRequested) {
+      stopClock();
+      save().then(() => setState('paused', `Stopped at step ${run.step} of ${run.settings.steps}. Start continues;`
+          + ` the run is ${run.saveFailed ? 'not ' : ''}saved in this browser.`));
+      return;
+    }
+    if (run.step >= run.settings.steps) {
+      finish();
+      return;
+    }
+    oneStep().then((answer) => {
+      run.step = answer.step;
+      run.losses.push(answer.loss);
+      run.stepsHere++;
+      showProgress();
+      const every = sampleEvery();
+      const sampled = run.step % every === 0 && run.step < run.settings.steps ? sampleNow() : Promise.resolve();
+      return sampled.then(() => {
+        if (run.step - run.savedStep >= saveEvery() || (performance.now() - run.lastSave) / 1000 > SAVE_EVERY_SECONDS) {
+          return save();
+        }
+        return null;
+      });
+    }).then(() => setTimeout(loop, 0)).catch((failure) => failRun(failure));
+  }
+
+  /** Checkpoints: some 20 in a run, and at least once a minute. */
+  function saveEvery() {
+    return Math.max(1, Math.round(run.settings.steps / 20));
+  }
+
+  function sampleEvery() {
+    return Math.max(10, Math.round(run.settings.steps / 10));
+  }
+
+  /** A step: one worker does all of it; several each compute their shards', then all apply the sum. */
+  function oneStep() {
+    const workers = run.workers;
+    if (workers.length === 1) {
+      return workers[0].ask({type: 'step'});
+    }
+    const shards = run.info.shards;
+    const mine = workers.map((_, k) => {
+      const list = [];
+      for (let w = k; w < shards; w += workers.length) {
+        list.push(w);
+      }
+      return list;
+    });
+    return Promise.all(workers.map((w, k) => w.ask({type: 'gradients', shards: mine[k]}))).then((answers) => {
+      const losses = new Array(shards).fill(0);
+      const gradients = {};
+      answers.forEach((a) => a.shards.forEach((w, i) => {
+        losses[w] = a.losses[i];
+        gradients[w] = a.gradients[i];
+      }));
+      return Promise.all(workers.map((worker, k) => {
+        const others = {};
+        const transfer = [];
+        Object.keys(gradients).forEach((w) => {
+          if (mine[k].indexOf(Number(w)) < 0) {
+            others[w] = copy(gradients[w]);
+            transfer.push(others[w]);
+          }
+        });
+        return worker.ask({type: 'apply', gradients: others, losses}, transfer);
+      }));
+    }).then((steps) => steps[0]);
+  }
+
+  function sampleNow() {
+    const prompt = run.settings.mode === 'finetune' ? 'Once upon a time' : 'Once';
+    return run.workers[0].ask({type: 'sample', prompt, steps: SAMPLE_TOKENS, seed: 42}).then((m) => {
+      ui.sample.hidden = false;
+      ui.sample.textContent = `Step ${run.step}: ${m.text}`;
+    });
+  }
+
+  function finish() {
+    stopClock();
+    say('Writing the model…');
+    run.workers[0].ask({type: 'export'}).then((m) => {
+      files = {model: m.model, tokenizer: m.tokenizer};
+      showFiles();
+      return sampleNow();
+    }).then(() => save(true)).then(() => {
+      stopWorkers();
+      const last = run.losses[run.losses.length - 1];
+      setState('done', `Done: ${run.settings.steps} steps, loss ${last.toFixed(3)}, in ${duration(run.seconds)}.`
+          + ' Use the model here, or download it (it runs in run.c and the CLI).');
+    }).catch((failure) => failRun(failure));
+  }
+
+  function stop() {
+    if (run && document.body.dataset.trainState === 'training') {
+      run.stopRequested = true;
+      say('Stopping after this step…');
+    }
+  }
+
+  function stopWorkers() {
+    if (run) {
+      run.workers.forEach((w) => w.worker.terminate());
+      run.workers = [];
+    }
+  }
+
+  function failRun(failure) {
+    stopWorkers();
+    fail(failure && failure.message || String(failure));
+  }
+
+  // ---- Saved in this browser ---------------------------------------------------------------
+
+  function database() {
+    return new Promise((resolve, reject) => {
+      if (typeof indexedDB !== 'object') {
+        reject(new Error('no IndexedDB'));
+        return;
+      }
+      const open = indexedDB.open(DB_NAME, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('runs');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+  }
+
+  function store(mode, work) {
+    return database().then((db) => new Promise((resolve, reject) => {
+      const tx = db.transaction('runs', mode);
+      const result = work(tx.objectStore('runs'));
+      tx.oncomplete = () => resolve(result.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    }));
+  }
+
+  /** The trainer's checkpoint, the text and tokenizer, the settings and losses: all a reload needs. */
+  function save(done) {
+    run.lastSave = performance.now();
+    // the checkpoint adds the seconds of this session to those it was resumed with
+    const seconds = secondsSoFar() - run.resumedSeconds;
+    return run.workers[0].ask({type: 'checkpoint', seconds}).then((m) => {
+      run.savedStep = m.step;
+      const record = {settings: run.settings, info: run.info, losses: run.losses.slice(0, m.step), step: m.step,
+                      checkpoint: m.checkpoint, text: run.text, tokenizer: run.tokenizer, seconds: secondsSoFar(),
+                      done: Boolean(done), files, sample: ui.sample.textContent};
+      return store('readwrite', (s) => s.put(record, 'current')).then(() => {
+        saved = record;
+        run.saveFailed = false;
+      });
+    }).catch((failure) => {
+      if (!run.saveFailed) {
+        run.saveFailed = true;
+        say(`Could not save the run in this browser (${failure && failure.name === 'QuotaExceededError'
+          ? 'its storage is full' : failure && failure.message || failure}): training goes on, but a reload cannot resume it.`);
+      }
+    });
+  }
+
+  function loadSaved() {
+    store('readonly', (s) => s.get('current')).then((record) => {
+      if (!record || document.body.dataset.trainState !== 'idle') {
+        return;
+      }
+      saved = record;
+      ui.discard.hidden = false;
+      run = null;
+      showLosses(record.losses, 0);
+      if (record.sample) {
+        ui.sample.hidden = false;
+        ui.sample.textContent = record.sample;
+      }
+      if (record.done) {
+        files = record.files;
+        showFiles();
+        setState('done', `Your last run (${record.step} steps) is kept in this browser: use or download it.`);
+      } else {
+        setState('paused', `A run was saved at step ${record.step} of ${record.settings.steps}. Start continues it.`);
+      }
+    }, () => {});
+  }
+
+  function resumeSaved() {
+    const s = saved.settings;
+    const workers = Math.min(s.workers, saved.info.shards);
+    run = newRun(s, []);
+    run.text = saved.text;
+    run.tokenizer = saved.tokenizer;
+    run.losses = saved.losses.slice();
+    run.seconds = saved.seconds;
+    run.resumedSeconds = saved.seconds;
+    for (let i = 0; i < workers; i++) {
+      run.workers.push(startWorker());
+    }
+    setState('training', `Resuming at step ${saved.step}…`);
+    Promise.all(run.workers.map((w) => w.ask({type: 'resume', checkpoint: copy(saved.checkpoint), text: copy(saved.text),
+                                               tokenizer: copy(saved.tokenizer)}))).then((answers) => {
+      run.info = answers[0].info;
+      run.step = run.info.step;
+      run.lastSave = performance.now();
+      beginTiming();
+      loop();
+    }).catch((failure) => failRun(failure));
+  }
+
+  function discard() {
+    store('readwrite', (s) => s.delete('current')).then(() => {
+      saved = null;
+      ui.discard.hidden = true;
+      if (document.body.dataset.trainState !== 'training') {
+        run = null;
+        files = null;
+        showFiles();
+        showLosses([], 0);
+        setState('idle', 'The saved run is gone. Give a text to start a new one.');
+      }
+    }, () => {});
+  }
+
+  // ---- Results -------------------------------------------------------------------------------
+
+  function showFiles() {
+    const none = !files;
+    ui.use.disabled = none;
+    ui.download.disabled = none;
+    ui.downloadTokenizer.disabled = none;
+  }
+
+  /** Saves a file through a link; the link's address stays on the button (data-url) for tests. */
+  function offer(what, name) {
+    if (!files) {
+      return;
+    }
+    const button = what === 'model' ? ui.download : ui.downloadTokenizer;
+    if (button.dataset.url) {
+      URL.revokeObjectURL(button.dataset.url);
+    }
+    const url = URL.createObjectURL(new Blob([files[what]], {type: 'application/octet-stream'}));
+    button.dataset.url = url;
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  /** Hands the model to the story view (app.js), which loads it as it loads local files. */
+  function useModel() {
+    if (!files) {
+      return;
+    }
+    document.body.dataset.view = 'story';
+    document.getElementById('train').hidden = true;
+    history.replaceState(null, '', location.pathname);
+    document.dispatchEvent(new CustomEvent('llama2-use-model', {detail: {
+      model: copy(files.model), tokenizer: copy(files.tokenizer), name: 'your trained model'}}));
+  }
+
+  // ---- What the visitor sees ---------------------------------------------------------------
+
+  function showProgress() {
+    const elapsed = (performance.now() - run.startedAt) / 1000;
+    const tokps = run.stepsHere * run.info.tokensPerStep / Math.max(elapsed, 1e-3);
+    const left = (run.settings.steps - run.step) * elapsed / run.stepsHere;
+    const last = run.losses[run.losses.length - 1];
+    showLosses(run.losses, tokps);
+    ui.numbers.textContent = `step ${run.step} / ${run.settings.steps} · loss ${last.toFixed(3)} · ${Math.round(tokps)} tokens/s`
+        + ` · ETA ${duration(left)}`;
+    if (!run.stopRequested) {
+      say(`Training: step ${run.step} of ${run.settings.steps}.`);
+    }
+  }
+
+  /** The losses as an SVG line against the step, with the first and last values labelled. */
+  function showLosses(losses, tokps) {
+    ui.loss.dataset.losses = losses.map((l) => String(l)).join(',');
+    ui.loss.dataset.tokps = String(Math.round(tokps));
+    if (losses.length === 0) {
+      ui.loss.textContent = '';
+      return;
+    }
+    const W = 600, H = 200, left = 40, bottom = 20;
+    const top = Math.max.apply(null, losses), low = Math.min.apply(null, losses);
+    const span = Math.max(top - low, 1e-6);
+    const steps = Math.max(losses.length, 2);
+    const points = losses.map((l, i) => `${(left + i / (steps - 1) * (W - left - 5)).toFixed(1)},`
+        + `${(5 + (top - l) / span * (H - bottom - 10)).toFixed(1)}`).join(' ');
+    ui.loss.innerHTML = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Training loss by step, from ${top.toFixed(2)}`
+        + ` to ${losses[losses.length - 1].toFixed(2)}">`
+        + `<line class="axis" x1="${left}" y1="${H - bottom}" x2="${W}" y2="${H - bottom}"/>`
+        + `<line class="axis" x1="${left}" y1="0" x2="${left}" y2="${H - bottom}"/>`
+        + `<text x="2" y="14">${top.toFixed(2)}</text><text x="2" y="${H - bottom}">${low.toFixed(2)}</text>`
+        + `<text x="${left}" y="${H - 4}">step 1</text><text x="${W - 70}" y="${H - 4}">step ${losses.length}</text>`
+        + `<polyline class="curve" points="${points}"/></svg>`;
+  }
+
+  function setState(state, message) {
+    ui.status.textContent = message;
+    const training = state === 'training';
+    ui.start.disabled = training;
+    ui.start.textContent = state === 'paused' ? 'Continue training' : 'Start training';
+    ui.stop.disabled = !training;
+    [ui.mode, ui.preset, ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab, ui.seed, ui.text, ui.paste]
+        .forEach((f) => { f.disabled = training || state === 'paused' || (f === ui.vocab && ui.mode.value === 'finetune'); });
+    document.body.dataset.trainState = state;
+  }
+
+  function say(message) {
+    ui.status.textContent = message;
+  }
+
+  function fail(message) {
+    setState('error', message);
+    ui.status.scrollIntoView({block: 'nearest'});
+  }
+
+  function megabytes(bytes) {
+    return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1e3))} KB`;
+  }
+
+  function duration(seconds) {
+    const s = Math.round(seconds);
+    return s >= 3600 ? `${Math.floor(s / 3600)} h ${Math.floor(s / 60) % 60} min`
+      : s >= 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s} s`;
+  }
+})();
