@@ -21,8 +21,10 @@
 const BUILD = '@build.time@'; // set by the build (Maven resource filtering)
 const SHELL = 'llama2-shell-' + BUILD;
 const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'shards.js', 'icon.svg', 'manifest.webmanifest',
-  'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js',
-  'train.js', 'train.css', 'train-worker.js', 'wasm/trainer.wasm', 'js/trainer.js'];
+  'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js'];
+// The Train view's files (trainer.wasm alone is ~230 KB gzipped) are stored the first time they are
+// used, not at install: a visitor who only reads stories never downloads them.
+const ON_DEMAND = ['train.js', 'train.css', 'train-worker.js', 'wasm/trainer.wasm', 'js/trainer.js'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()));
@@ -43,8 +45,8 @@ self.addEventListener('fetch', (event) => {
     return;
   }
   const path = url.pathname.substring(new URL(self.registration.scope).pathname.length);
-  if (isShell(path)) {
-    event.respondWith(respond(request));
+  if (isShell(path) || ON_DEMAND.indexOf(path) >= 0) {
+    event.respondWith(respond(request, ON_DEMAND.indexOf(path) >= 0));
   } else if (request.mode === 'navigate' || request.destination === 'worker' || request.destination === 'script') {
     event.respondWith(fetch(request).then(isolated)); // pages and scripts outside the shell need the headers too
   }
@@ -55,13 +57,20 @@ function isShell(path) {
 }
 
 /**
- * The shell's stored copy if there is one, else the network. The query string is ignored
+ * The shell's stored copy if there is one, else the network (and, for an on-demand file, a copy
+ * stored for next time). The query string is ignored
  * (index.html?model=… is index.html, worker.js?engine=js is worker.js), and the copy is answered
  * as a new response, which carries no URL of its own: the page and the worker then keep the one
  * they asked for, query included, and read their settings from it.
  */
-function respond(request) {
-  return caches.match(request, {ignoreSearch: true}).then((stored) => stored ? isolated(stored) : fetch(request).then(isolated));
+function respond(request, store) {
+  return caches.match(request, {ignoreSearch: true}).then((stored) => stored ? isolated(stored) : fetch(request).then((response) => {
+    if (store && response.ok) {
+      const copy = response.clone();
+      caches.open(SHELL).then((cache) => cache.put(request, copy));
+    }
+    return isolated(response);
+  }));
 }
 
 /**
