@@ -52,12 +52,7 @@ class ChromiumPageTest {
 
     @AfterAll
     static void stop() throws IOException {
-        if (browser != null) {
-            browser.close();
-        }
-        if (server != null) {
-            server.close();
-        }
+        Chromium.close(browser, server);
     }
 
     @Test

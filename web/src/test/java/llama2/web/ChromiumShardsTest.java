@@ -51,12 +51,7 @@ class ChromiumShardsTest {
 
     @AfterAll
     static void stop() throws IOException {
-        if (browser != null) {
-            browser.close();
-        }
-        if (server != null) {
-            server.close();
-        }
+        Chromium.close(browser, server);
     }
 
     /**

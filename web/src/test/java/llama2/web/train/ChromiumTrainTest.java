@@ -54,12 +54,7 @@ class ChromiumTrainTest {
 
     @AfterAll
     static void stop() throws IOException {
-        if (browser != null) {
-            browser.close();
-        }
-        if (server != null) {
-            server.close();
-        }
+        Chromium.close(browser, server);
     }
 
     @Test
