@@ -250,17 +250,18 @@
   /**
    * Reads a Blob or File in order into one reused buffer (a "bring your own buffer" reader), so
    * reading makes no garbage: a fresh buffer per chunk would pile up until the browser collects
-   * it, as much again as the model. Browsers without such readers get a megabyte slice at a time.
+   * it, as much again as the model. Browsers without such readers get a megabyte slice at a time,
+   * and so does a read that stalls: if the reader gives nothing for STALL milliseconds (seen once
+   * in a CI run: a 438 MB file stopped after its first megabyte), it is cancelled and the rest is
+   * read in slices from where it stopped.
    */
   function readBlob(blob, give, current, done, failed) {
-    let reader = null;
-    try {
-      reader = blob.stream().getReader({mode: 'byob'});
-    } catch (unsupported) {
-      reader = null;
-    }
     let loaded = 0;
-    if (!reader) {
+    const take = (bytes) => { // a Uint8Array
+      loaded += bytes.byteLength;
+      give(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), loaded, blob.size);
+    };
+    const bySlices = () => {
       const next = () => {
         if (!current()) {
           return null;
@@ -269,16 +270,24 @@
           return done();
         }
         return blob.slice(loaded, loaded + READ).arrayBuffer().then((bytes) => {
-          loaded += bytes.byteLength;
-          give(new Int8Array(bytes), loaded, blob.size);
+          take(new Uint8Array(bytes));
           return next();
         });
       };
       Promise.resolve().then(next).catch(failed);
+    };
+    let reader = null;
+    try {
+      reader = blob.stream().getReader({mode: 'byob'});
+    } catch (unsupported) {
+      reader = null;
+    }
+    if (!reader) {
+      bySlices();
       return;
     }
     let buffer = new ArrayBuffer(READ);
-    const pump = () => reader.read(new Uint8Array(buffer)).then(({done: end, value}) => {
+    const pump = () => withinTime(reader.read(new Uint8Array(buffer)), STALL).then(({done: end, value}) => {
       if (!current()) {
         return reader.cancel();
       }
@@ -286,11 +295,30 @@
         return done();
       }
       buffer = value.buffer; // the same memory, handed back by the reader
-      loaded += value.byteLength;
-      give(new Int8Array(value.buffer, value.byteOffset, value.byteLength), loaded, blob.size);
+      take(value);
       return pump();
     });
-    pump().catch(failed);
+    pump().catch((failure) => {
+      if (failure !== STALLED) {
+        failed(failure);
+      } else if (current()) {
+        reader.cancel().catch(() => {});
+        post({type: 'progress', what: 'model', loaded, total: blob.size, reading: true, stalled: true});
+        bySlices();
+      }
+    });
+  }
+
+  const STALL = 15000;
+  const STALLED = new Error('no bytes arrived in time');
+
+  /** The promise's outcome, or STALLED if it has none after `ms` milliseconds. */
+  function withinTime(promise, ms) {
+    let timer = null;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(STALLED), ms);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   /** An engine answer with an error becomes an exception, which ends the load with its sentence. */

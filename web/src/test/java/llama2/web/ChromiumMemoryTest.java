@@ -111,7 +111,8 @@ class ChromiumMemoryTest {
             browser.element("model-file").sendKeys(model.toAbsolutePath().toString());
             browser.element("tokenizer-file").sendKeys(tokenizer.toAbsolutePath().toString());
             new WebDriverWait(browser.driver(), LOAD)
-                    .withMessage(() -> "status: " + browser.element("status").getText())
+                    .withMessage(() -> "status: " + browser.element("status").getText() + " (a read stalled at byte "
+                            + browser.script("return document.body.dataset.readStalled || 'none'") + ")")
                     .until(d -> facts().contains("dim 768")
                     || "error".equals(browser.state()));
             assertTrue(facts().contains(format),
