@@ -68,9 +68,27 @@ public final class QuantizedMatrix implements Matrix {
             float scale = maxAbs(w, start, groupSize) / 127f;
             s[sFrom + g] = scale;
             for (int i = 0; i < groupSize; i++) {
-                q[qFrom + g * groupSize + i] = scale == 0f ? 0 : (byte) Math.rint(w[start + i] / scale);
+                q[qFrom + g * groupSize + i] = scale == 0f ? 0 : (byte) roundHalfEven(w[start + i] / scale);
             }
         }
+    }
+
+    /**
+     * {@code x} rounded to the nearest integer, ties to the even one (torch.round, the exporter's
+     * rule), for |x| < 2^24; in int arithmetic, because {@code Math.rint} is not that everywhere:
+     * TeaVM's class library computes it as {@code Math.round}, ties away from zero, which gave one
+     * weight of the default model (a -36.5) another value in the browser than in the quantized file.
+     */
+    static int roundHalfEven(float x) {
+        int whole = (int) x;            // toward zero
+        float fraction = x - whole;     // exact: |fraction| < 1 and x, whole are close
+        if (fraction > 0.5f || fraction == 0.5f && (whole & 1) != 0) {
+            return whole + 1;
+        }
+        if (fraction < -0.5f || fraction == -0.5f && (whole & 1) != 0) {
+            return whole - 1;
+        }
+        return whole;
     }
 
     @Override

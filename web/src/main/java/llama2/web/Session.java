@@ -84,15 +84,17 @@ final class Session {
 
     /**
      * Uses a model loaded elsewhere: by shards (ShardExports), of which {@code transformer} is the
-     * lead among {@code shards}.
+     * lead among {@code shards}; {@code quantizedOnLoad}: an fp32 file became Q8_0 as it was read.
      */
-    void use(Checkpoint checkpoint, Tokenizer tokenizer, Transformer transformer, long modelBytes, int shards) {
+    void use(Checkpoint checkpoint, Tokenizer tokenizer, Transformer transformer, long modelBytes, int shards,
+             boolean quantizedOnLoad) {
         unload();
         this.checkpoint = checkpoint;
         this.tokenizer = tokenizer;
         this.transformer = transformer;
         this.modelBytes = modelBytes;
         this.shards = shards;
+        this.quantizedOnLoad = quantizedOnLoad;
     }
 
     /** Drops the model, so loading the next one does not hold two. */

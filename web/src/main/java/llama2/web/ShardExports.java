@@ -95,6 +95,7 @@ public final class ShardExports {
      */
     static String shardLead(ArrayBuffer tokenizer, String tokenizerName) {
         try {
+            boolean quantizedOnLoad = loader != null && loader.quantizes();
             Checkpoint checkpoint = finish();
             Tokenizer vocabulary = Tokenizer.read(littleEndian(Int8Array.create(tokenizer).copyToJavaArray()),
                     checkpoint.config().vocabSize(), tokenizerName);
@@ -102,7 +103,7 @@ public final class ShardExports {
             Transformer lead = shards == 1 ? new Transformer(checkpoint.weights())
                     : new Transformer(checkpoint.weights(), 0, shards, exchange);
             part = lead;
-            WorkerExports.session.use(checkpoint, vocabulary, lead, modelBytes, shards);
+            WorkerExports.session.use(checkpoint, vocabulary, lead, modelBytes, shards, quantizedOnLoad);
             return WorkerExports.session.describe();
         } catch (Throwable failure) {
             return WorkerExports.error(failure);

@@ -31,6 +31,8 @@ class ChromiumPageTest {
     static final Duration LOAD = Duration.ofSeconds(60);
     static final Duration GENERATE = Duration.ofSeconds(120);
     /** Big enough that a story of seq_len tokens takes seconds, so Stop lands mid-story. */
+    /** The bundled fp32 model whose Q8_0 twin is the default. */
+    static final String FP32_TWIN = "stories1.5M-java";
     static final Config SLOW = new Config(288, 768, 6, 6, 6, 512, 2048, true);
 
     @TempDir
@@ -72,6 +74,38 @@ class ChromiumPageTest {
             assertEquals(Reference.cliIds(Reference.cliJar().get(), model, tokenizer, 0.8f, 0.9f, 42, 120, prompt), ids);
         }
         assertTrue(browser.element("output").getText().startsWith(prompt));
+    }
+
+    /**
+     * "Quantize to Q8_0 on load" on the bundled fp32 model gives the story the engine tells on the
+     * file {@code llama2.jar quantize} writes (the engine's Q8_0 path is runq.c's, by the goldens):
+     * in one worker (its 64-bit packed kernel) and split across two.
+     */
+    @Test
+    void quantizedOnLoadTellsTheStoryOfTheCliQuantizedFile(@TempDir Path folder) throws Exception {
+        Paths.DefaultModel fp32 = Paths.siteModel(FP32_TWIN);
+        Path quantized = folder.resolve("q80.bin");
+        Reference.quantize(fp32.model(), quantized);
+        int steps = 128;
+        String expected = Reference.jvmIds(quantized, fp32.tokenizer(), 1f, 0.9f, 7, steps, "Once");
+        if (Reference.cliJar().isPresent()) { // built by the engine module earlier in the same reactor build
+            Path cliQuantized = folder.resolve("cli-q80.bin");
+            Reference.cliQuantize(Reference.cliJar().get(), fp32.model(), cliQuantized);
+            assertEquals(-1L, java.nio.file.Files.mismatch(quantized, cliQuantized), "the CLI writes the same file");
+            assertEquals(expected, Reference.cliIds(Reference.cliJar().get(), cliQuantized, fp32.tokenizer(), 1f, 0.9f, 7,
+                    steps, "Once"));
+        }
+        assertTrue(expected.split(" ").length > 64, "a story of more than 64 tokens: " + expected);
+
+        for (int workers : new int[] {1, 2}) {
+            browser.open(server.url() + "?model=" + FP32_TWIN + "&q8=1&workers=" + workers
+                    + "&seed=7&temperature=1&topp=0.9&steps=" + steps + "&prompt=Once");
+            browser.awaitReady(LOAD);
+            assertEquals("wasm", browser.engine());
+            String facts = browser.element("facts").getAttribute("textContent");
+            assertTrue(facts.contains("quantized on load"), facts);
+            assertEquals(expected, generate(), workers + " worker(s)");
+        }
     }
 
     @Test

@@ -47,10 +47,28 @@ public final class Paths {
         }
     }
 
+    /** The entry of the site's {@code models.json} with this id (the bundled fp32 twin of the default, say). */
+    public static DefaultModel siteModel(String id) {
+        Path site = site();
+        try {
+            String manifest = Files.readString(site.resolve("models/models.json"));
+            Matcher entries = Pattern.compile("\\{[^{}]*\\}").matcher(manifest);
+            while (entries.find()) {
+                String entry = entries.group();
+                if (field(entry, "id").equals(id)) {
+                    return new DefaultModel(id, site.resolve(field(entry, "model")), site.resolve(field(entry, "tokenizer")));
+                }
+            }
+            throw new IllegalStateException("models.json lists no model \"" + id + "\"");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private static String field(String object, String name) {
         Matcher m = Pattern.compile("\"" + name + "\"\\s*:\\s*\"([^\"]*)\"").matcher(object);
         if (!m.find()) {
-            throw new IllegalStateException("models.json: the first entry has no \"" + name + "\"");
+            throw new IllegalStateException("models.json: an entry has no \"" + name + "\"");
         }
         return m.group(1);
     }

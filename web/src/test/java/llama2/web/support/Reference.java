@@ -34,6 +34,29 @@ public final class Reference {
         return join(generation.ids());
     }
 
+    /**
+     * Writes to {@code out} what {@code llama2.jar quantize model out} writes: the checkpoint as
+     * version 2 (Q8_0) in its default group size.
+     */
+    public static void quantize(Path model, Path out) throws IOException {
+        Checkpoint checkpoint = Checkpoint.read(littleEndian(Files.readAllBytes(model)));
+        try (java.io.OutputStream stream = Files.newOutputStream(out)) {
+            Checkpoint.write(checkpoint.weights(), 2, Checkpoint.defaultGroupSize(checkpoint.config()), stream);
+        }
+    }
+
+    /** Runs {@code java -jar llama2.jar quantize model out}. */
+    public static void cliQuantize(Path jar, Path model, Path out) throws IOException, InterruptedException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        Process cli = new ProcessBuilder(java, "-jar", jar.toString(), "quantize", model.toString(), out.toString())
+                .redirectErrorStream(true)
+                .start();
+        String said = new String(cli.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (cli.waitFor() != 0) {
+            throw new AssertionError("the CLI's quantize failed: " + said);
+        }
+    }
+
     /** The CLI jar built by the engine module, if it is there. */
     public static java.util.Optional<Path> cliJar() {
         Path jar = Path.of(System.getProperty("cli.jar", "../engine/target/llama2.jar"));
