@@ -1,7 +1,6 @@
 package llama2.train;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.CharBuffer;
@@ -9,9 +8,6 @@ import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CoderResult;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.DigestOutputStream;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -100,15 +96,18 @@ public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
         return out.flip().toString();
     }
 
-    /** Identifies a tokenizer by its pieces and scores: the first 8 bytes of the SHA-256 of its file form. */
+    /**
+     * Identifies a tokenizer by its pieces and scores: the first 8 bytes of the SHA-256 of its file
+     * form. Plain Java ({@link Sha256}), so the browser's trainer writes the same fingerprint.
+     */
     public static long fingerprint(Tokenizer tokenizer) {
+        Sha256 sha = new Sha256();
         try {
-            MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            tokenizer.write(new DigestOutputStream(OutputStream.nullOutputStream(), sha));
-            return ByteBuffer.wrap(sha.digest()).getLong();
-        } catch (IOException | NoSuchAlgorithmException e) {
+            tokenizer.write(sha);
+        } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+        return ByteBuffer.wrap(sha.digest()).getLong();
     }
 
     /** Encodes every story with BOS, on all cores, keeping the stories' order. */
