@@ -274,7 +274,7 @@ final class TrainCommand {
             lossSteps++;
             int step = t.step();
             if (!Double.isFinite(loss)) {
-                throw new BadInputException(Trainer.diverged(step, "the training loss is " + loss));
+                throw new Trainer.Diverged(step, "the training loss is " + loss);
             }
             boolean last = step == hp.steps();
             double seconds = (System.nanoTime() - started) / 1e9;
@@ -290,7 +290,7 @@ final class TrainCommand {
             if (valid != null && (step % evalEvery == 0 || last)) {
                 validLoss = t.validationLoss(valid.tokens(), evalWindows);
                 if (!Double.isFinite(validLoss)) {
-                    throw new BadInputException(Trainer.diverged(step, "the validation loss is " + validLoss));
+                    throw new Trainer.Diverged(step, "the validation loss is " + validLoss);
                 }
                 String mark = "";
                 if (validLoss < best) {

@@ -166,7 +166,7 @@ public final class Trainer implements AutoCloseable {
         }
         double norm = Math.sqrt(squares);
         if (!Double.isFinite(norm)) { // stop before the weights are touched: the last save stays good
-            throw new llama2.engine.BadInputException(diverged(step + 1, "the gradient is not finite"));
+            throw new Diverged(step + 1, "the gradient is not finite");
         }
         if (norm > hp.gradClip()) {
             float factor = (float) (hp.gradClip() / norm);
@@ -176,10 +176,22 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** The sentence for a run whose loss or gradient stopped being finite. */
+    /** The sentence for a run whose loss or gradient stopped being finite, in the command line's words. */
     static String diverged(int step, String what) {
         return "train: step " + step + ": " + what + ": the run diverged (try a lower --lr); the files in --out-dir"
                 + " keep the last good save";
+    }
+
+    /** A run whose loss or gradient stopped being finite: which step, and what; each launcher words the advice. */
+    public static final class Diverged extends llama2.engine.BadInputException {
+        public final int step;
+        public final String what;
+
+        public Diverged(int step, String what) {
+            super(diverged(step, what));
+            this.step = step;
+            this.what = what;
+        }
     }
 
     /**
