@@ -25,7 +25,8 @@ public final class Main {
               sample     generate text from a model
               plot       draw a run's losses.csv as a loss-curve SVG
               bench      training tokens/s and FLOP utilisation of each kernel set and thread count
-            Text files hold stories separated by lines '<|endoftext|>'.
+            Text files hold stories separated by lines '<|endoftext|>' (a text without such
+            lines: by blank lines, one story per paragraph).
             The jar starts a second JVM with the Vector API (jdk.incubator.vector), which makes
             training several times faster, unless java was started with --add-modules itself.
             """;

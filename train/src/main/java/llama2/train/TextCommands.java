@@ -81,25 +81,52 @@ final class TextCommands {
     // ------------------------------------------------------------------------------ prepare
 
     static final String PREPARE_HELP = """
-            usage: prepare --text FILE --tokenizer tokenizer.bin --out FILE.tok
+            usage: prepare --text FILE --tokenizer tokenizer.bin --out FILE.tok [--valid-out FILE.tok [--seq-len N]]
             Encodes every story with BOS in front (as the engine does: dummy-prefix space, merges
             by score) and writes all of them, concatenated, as a compact token file.
             Double-encoded UTF-8 in the text ("â€œ" for a curly quote) is repaired first.
+            --valid-out holds the last tenth of the stories out of --out and writes them there
+            (more stories if a tenth is shorter than one window of --seq-len (256) + 1 tokens;
+            none if the rest could not fill a window): the page's Train view does the same.
             """;
 
     static void prepare(String[] argv, PrintStream out) throws IOException {
-        Args a = new Args("prepare", argv, Set.of("--text", "--tokenizer", "--out"), Set.of());
+        Args a = new Args("prepare", argv, Set.of("--text", "--tokenizer", "--out", "--valid-out", "--seq-len"), Set.of());
         Path text = a.file("--text"), tokenizerFile = a.file("--tokenizer");
         Path target = a.output("--out", text, tokenizerFile);
+        Path validTarget = a.has("--valid-out") ? a.output("--valid-out", text, tokenizerFile, target) : null;
+        if (a.has("--seq-len") && validTarget == null) {
+            throw new BadInputException("prepare: --seq-len sizes the --valid-out part; give --valid-out too");
+        }
+        int seqLen = a.integer("--seq-len", 256);
+        if (seqLen < 1) {
+            throw new BadInputException("prepare: --seq-len must be at least 1, got " + seqLen);
+        }
         Tokenizer tokenizer = readTokenizer(tokenizerFile);
         List<String> stories = repaired(text, out);
         long start = System.nanoTime();
-        TokenFile tokens = TokenFile.encode(tokenizer, stories);
+        int[][] encoded = TokenFile.encodeEach(tokenizer, stories);
+        int n = encoded.length, held = 0;
+        if (validTarget != null) {
+            int[] lengths = new int[n];
+            for (int s = 0; s < n; s++) {
+                lengths[s] = encoded[s].length;
+            }
+            held = TokenFile.heldOutStories(lengths, seqLen);
+        }
+        TokenFile tokens = TokenFile.of(tokenizer, encoded, 0, n - held);
         tokens.write(target);
-        long bytes = stories.stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
+        long bytes = stories.subList(0, n - held).stream().mapToLong(s -> s.getBytes(StandardCharsets.UTF_8).length).sum();
         out.printf(Locale.ROOT, "wrote %s: %d stories, %d tokens (%.2f bytes per token) in %.1f s, tokenizer %016x%n",
-                target, stories.size(), tokens.tokens().length, (double) bytes / tokens.tokens().length,
+                target, n - held, tokens.tokens().length, (double) bytes / Math.max(1, tokens.tokens().length),
                 (System.nanoTime() - start) / 1e9, tokens.tokenizerId());
+        if (validTarget != null) {
+            TokenFile valid = TokenFile.of(tokenizer, encoded, n - held, n);
+            valid.write(validTarget);
+            out.printf(Locale.ROOT, held == 0 ? "wrote %s: empty: the text is too short to hold stories out for"
+                            + " validation with windows of %d tokens%n" : "wrote %s: the last %d stories, %d tokens%n",
+                    validTarget, held == 0 ? seqLen : held, valid.tokens().length);
+        }
     }
 
     /** The stories of a text file, at least one. */

@@ -33,12 +33,20 @@ public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
     /** The line that ends each story in the text files. */
     public static final String STORY_END = "<|endoftext|>";
 
-    /** Splits a text into stories at lines holding only {@code <|endoftext|>}; trims each. */
+    /**
+     * Splits a text into stories at lines holding only {@code <|endoftext|>}; a text with no such
+     * line is split at blank lines instead (one story per paragraph). Each story is trimmed.
+     */
     public static List<String> stories(String text) {
+        String[] lines = text.split("\n", -1);
+        boolean marked = false;
+        for (String line : lines) {
+            marked |= line.strip().equals(STORY_END);
+        }
         List<String> stories = new ArrayList<>();
         StringBuilder current = new StringBuilder();
-        for (String line : text.split("\n", -1)) {
-            if (line.strip().equals(STORY_END)) {
+        for (String line : lines) {
+            if (marked ? line.strip().equals(STORY_END) : line.isBlank()) {
                 add(stories, current);
                 current.setLength(0);
             } else {
@@ -110,18 +118,57 @@ public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
         return ByteBuffer.wrap(sha.digest()).getLong();
     }
 
+    /** The share of the stories, at the end of a text, held out to measure the validation loss. */
+    public static final int HELD_OUT_PERCENT = 10;
+
+    /**
+     * How many stories, at the end of a text, to hold out for validation (the browser's rule, and
+     * {@code prepare --valid-out}'s): the last tenth (at least one), more while that is shorter
+     * than one window of {@code seqLen} + 1 tokens; none when what is left could not train a
+     * window ({@code seqLen} + 2 tokens) or there is only one story.
+     *
+     * @param lengths each story's tokens, in order
+     */
+    public static int heldOutStories(int[] lengths, int seqLen) {
+        int n = lengths.length;
+        long total = 0;
+        for (int length : lengths) {
+            total += length;
+        }
+        int held = (n * HELD_OUT_PERCENT + 99) / 100;
+        long heldTokens = 0;
+        for (int s = n - held; s < n; s++) {
+            heldTokens += lengths[s];
+        }
+        while (heldTokens < seqLen + 1 && held < n - 1) {
+            held++;
+            heldTokens += lengths[n - held];
+        }
+        return n < 2 || heldTokens < seqLen + 1 || total - heldTokens < seqLen + 2 ? 0 : held;
+    }
+
     /** Encodes every story with BOS, on all cores, keeping the stories' order. */
     public static TokenFile encode(Tokenizer tokenizer, List<String> stories) {
-        int[][] encoded = stories.parallelStream().map(s -> tokenizer.encode(s, true, false)).toArray(int[][]::new);
+        int[][] encoded = encodeEach(tokenizer, stories);
+        return of(tokenizer, encoded, 0, encoded.length);
+    }
+
+    /** Each story encoded with BOS, on all cores, in the stories' order. */
+    public static int[][] encodeEach(Tokenizer tokenizer, List<String> stories) {
+        return stories.parallelStream().map(s -> tokenizer.encode(s, true, false)).toArray(int[][]::new);
+    }
+
+    /** Stories {@code from} to {@code to} (exclusive) of {@code encoded}, concatenated. */
+    public static TokenFile of(Tokenizer tokenizer, int[][] encoded, int from, int to) {
         int total = 0;
-        for (int[] e : encoded) {
-            total += e.length;
+        for (int s = from; s < to; s++) {
+            total += encoded[s].length;
         }
         int[] tokens = new int[total];
         int at = 0;
-        for (int[] e : encoded) {
-            System.arraycopy(e, 0, tokens, at, e.length);
-            at += e.length;
+        for (int s = from; s < to; s++) {
+            System.arraycopy(encoded[s], 0, tokens, at, encoded[s].length);
+            at += encoded[s].length;
         }
         return new TokenFile(tokenizer.vocabSize(), fingerprint(tokenizer), tokens);
     }
