@@ -75,6 +75,20 @@ public final class TrainerExports {
         }
     }
 
+    /** A model of this shape on made-up tokens, whose steps take as long as a real run's: the run's facts. */
+    @JSExport
+    public static String rehearse(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int seqLen, int steps,
+                                  int batch, String lr, int warmup, int shards, double seed) {
+        try {
+            training = null;
+            training = Training.rehearsal(new Config(dim, hidden, layers, heads, kvHeads, vocab, seqLen, true),
+                    settings(steps, batch, lr, warmup, shards, seed));
+            return describe();
+        } catch (Throwable failure) {
+            return error(failure);
+        }
+    }
+
     /** Continues a run from its checkpoint, on the same text and tokenizer: the run's facts. */
     @JSExport
     public static String resume(ArrayBuffer checkpoint, ArrayBuffer text, ArrayBuffer tokenizer) {
@@ -151,6 +165,20 @@ public final class TrainerExports {
         }
     }
 
+    /** The loss on the held-out stories: {@code {"loss"}}, null when the text was too short to hold any out. */
+    @JSExport
+    public static String validationLoss() {
+        try {
+            double loss = current().validationLoss();
+            if (!Double.isFinite(loss) && current().validTokens.length > 0) {
+                throw new Trainer.Diverged(trainer().step(), "the validation loss is " + loss);
+            }
+            return new Json().put("loss", loss).toString();
+        } catch (Throwable failure) {
+            return error(failure);
+        }
+    }
+
     /** A short story from the weights as they are: {@code {"text"}}. */
     @JSExport
     public static String sample(String prompt, int steps, double seed) {
@@ -161,11 +189,11 @@ public final class TrainerExports {
         }
     }
 
-    /** The model as a llama2.c version 0 file, in {@link #bytes()}. */
+    /** The model as a llama2.c file of {@code version} 0 (fp32) or 2 (Q8_0), in {@link #bytes()}. */
     @JSExport
-    public static String exportModel() {
+    public static String exportModel(int version) {
         try {
-            lastBytes = current().modelFile();
+            lastBytes = current().modelFile(version);
             return new Json().put("bytes", lastBytes.length).toString();
         } catch (Throwable failure) {
             return error(failure);
@@ -223,17 +251,14 @@ public final class TrainerExports {
                 .put("dim", c.dim()).put("hiddenDim", c.hiddenDim()).put("nLayers", c.nLayers())
                 .put("nHeads", c.nHeads()).put("nKvHeads", c.nKvHeads()).put("vocabSize", c.vocabSize())
                 .put("seqLen", c.seqLen()).put("parameters", c.parameterCount())
-                .put("tokens", run.tokens.length).put("step", t.step()).put("steps", t.hp.steps())
+                .put("tokens", run.tokens.length).put("validTokens", run.validTokens.length).put("step", t.step()).put("steps", t.hp.steps())
                 .put("shards", t.hp.shards()).put("tokensPerStep", (long) t.hp.windowsPerStep() * c.seqLen())
                 .put("lr", t.hp.learningRate()).put("seconds", t.previousSeconds())
                 .toString();
     }
 
     private static String stepDone(Trainer t, double loss, float lr) {
-        if (!Double.isFinite(loss)) {
-            throw new BadInputException("Step " + t.step() + ": the loss is " + loss
-                    + ": the run diverged. Try a lower learning rate.");
-        }
+        Training.requireFinite(t, loss);
         return new Json().put("step", t.step()).put("loss", loss).put("lr", lr).put("tokens", t.tokensSeen()).toString();
     }
 
@@ -242,17 +267,6 @@ public final class TrainerExports {
     }
 
     private static String error(Throwable failure) {
-        return new Json().put("error", explain(failure)).toString();
-    }
-
-    private static String explain(Throwable failure) {
-        if (failure instanceof BadInputException) {
-            return failure.getMessage();
-        }
-        if (failure instanceof OutOfMemoryError) {
-            return "Not enough memory for this model in this browser tab. Choose a smaller preset or a shorter window.";
-        }
-        String detail = failure.getMessage();
-        return "Something went wrong inside the trainer" + (detail == null ? "." : ": " + detail);
+        return new Json().put("error", Training.explain(failure)).toString();
     }
 }

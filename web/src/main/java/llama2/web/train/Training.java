@@ -43,16 +43,20 @@ final class Training {
 
     final Tokenizer tokenizer;
     final byte[] tokenizerFile;
+    /** The tokens trained on, and those held out to measure the validation loss (none when the text is too short). */
     final int[] tokens;
+    final int[] validTokens;
     final Trainer trainer;
-    /** The tokenizer's fingerprint as the checkpoint records it (0 here: the page keeps the tokenizer beside it). */
-    private final long tokenizerId = 0L;
+    /** The tokenizer's fingerprint as the checkpoint records it: the CLI's, so it resumes the page's runs. */
+    private final long tokenizerId;
 
-    private Training(Tokenizer tokenizer, byte[] tokenizerFile, int[] tokens, Trainer trainer) {
+    private Training(Tokenizer tokenizer, byte[] tokenizerFile, Split split, Trainer trainer) {
         this.tokenizer = tokenizer;
         this.tokenizerFile = tokenizerFile;
-        this.tokens = tokens;
+        this.tokens = split.train();
+        this.validTokens = split.valid();
         this.trainer = trainer;
+        this.tokenizerId = tokenizer == null ? 0 : TokenFile.fingerprint(tokenizer);
     }
 
     // ------------------------------------------------------------------------------ text
@@ -112,17 +116,55 @@ final class Training {
 
     /** Every story encoded with BOS in front, concatenated: the CLI's {@code prepare}. */
     static int[] encode(Tokenizer tokenizer, List<String> stories) {
+        return concatenate(encodeEach(tokenizer, stories), 0, stories.size());
+    }
+
+    private static int[][] encodeEach(Tokenizer tokenizer, List<String> stories) {
         int[][] encoded = new int[stories.size()][];
-        int total = 0;
         for (int s = 0; s < encoded.length; s++) {
             encoded[s] = tokenizer.encode(stories.get(s), true, false);
+        }
+        return encoded;
+    }
+
+    private static int[] concatenate(int[][] encoded, int from, int to) {
+        int total = 0;
+        for (int s = from; s < to; s++) {
             total += encoded[s].length;
         }
         int[] tokens = new int[total];
         int at = 0;
-        for (int[] e : encoded) {
-            System.arraycopy(e, 0, tokens, at, e.length);
-            at += e.length;
+        for (int s = from; s < to; s++) {
+            System.arraycopy(encoded[s], 0, tokens, at, encoded[s].length);
+            at += encoded[s].length;
+        }
+        return tokens;
+    }
+
+    /** The tokens to train on and those held out for the validation loss (an empty array: none held out). */
+    record Split(int[] train, int[] valid) {
+    }
+
+    /**
+     * The last tenth of the stories (at least one, more if that is less than one window of
+     * {@code seqLen} + 1 tokens) held out for validation, by the rule {@code prepare --valid-out}
+     * follows too ({@link TokenFile#heldOutStories}); a text too short to spare a window and still
+     * train on one is trained on whole, with no validation loss.
+     */
+    static Split split(Tokenizer tokenizer, List<String> stories, int seqLen) {
+        int[][] encoded = encodeEach(tokenizer, stories);
+        int[] lengths = new int[encoded.length];
+        for (int s = 0; s < lengths.length; s++) {
+            lengths[s] = encoded[s].length;
+        }
+        int n = encoded.length, held = TokenFile.heldOutStories(lengths, seqLen);
+        return new Split(requireWindow(concatenate(encoded, 0, n - held), seqLen), concatenate(encoded, n - held, n));
+    }
+
+    private static int[] requireWindow(int[] tokens, int seqLen) {
+        if (tokens.length < seqLen + 2) {
+            throw new BadInputException("The text is too short: it makes " + tokens.length + " tokens, and one training"
+                    + " window needs " + (seqLen + 2) + ". Give more text (or a shorter window).");
         }
         return tokens;
     }
@@ -156,10 +198,10 @@ final class Training {
         Config config = new Config(shape.dim(), shape.hiddenDim(), shape.nLayers(), shape.nHeads(), shape.nKvHeads(),
                 tokenizer.vocabSize(), shape.seqLen(), true).validate("the model");
         Hyperparameters hp = settings.hyperparameters();
-        int[] tokens = tokens(text, tokenizer, config);
+        Split split = split(tokenizer, stories(text), config.seqLen());
         ParameterLayout layout = new ParameterLayout(config);
         Model model = new Model(layout, layout.initialise(new Rng(hp.seed() ^ 0x5DEECE66DL)));
-        return new Training(tokenizer, tokenizerFile, tokens, new Trainer(model, hp, tokens, ShardRunner.serial(hp.shards())));
+        return new Training(tokenizer, tokenizerFile, split, new Trainer(model, hp, split.train(), ShardRunner.serial(hp.shards())));
     }
 
     /** Fine-tunes a llama2.c checkpoint (any version) on the text, in windows of {@code seqLen} tokens (0: the model's). */
@@ -170,27 +212,36 @@ final class Training {
                 seqLen > 0 ? Math.min(seqLen, c.seqLen()) : c.seqLen(), c.sharedClassifier()).validate("the model");
         Tokenizer tokenizer = Tokenizer.read(littleEndian(tokenizerFile), c.vocabSize(), "the tokenizer");
         Hyperparameters hp = settings.hyperparameters();
-        int[] tokens = tokens(text, tokenizer, config);
+        Split split = split(tokenizer, stories(text), config.seqLen());
         ParameterLayout layout = new ParameterLayout(config);
         Model model = new Model(layout, WeightsBridge.fromWeights(layout, start.weights()));
-        return new Training(tokenizer, tokenizerFile, tokens, new Trainer(model, hp, tokens, ShardRunner.serial(hp.shards())));
+        return new Training(tokenizer, tokenizerFile, split, new Trainer(model, hp, split.train(), ShardRunner.serial(hp.shards())));
+    }
+
+    /**
+     * A new model of this shape on made-up tokens (no text, no tokenizer): its steps cost what a
+     * real run's of the same shape and settings cost, so timing two of them estimates a run.
+     */
+    static Training rehearsal(Config shape, Settings settings) {
+        Config config = shape.validate("the model");
+        Hyperparameters hp = settings.hyperparameters();
+        Rng rng = new Rng(hp.seed());
+        int[] tokens = new int[config.seqLen() * 4 + 2];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = rng.nextInt(config.vocabSize());
+        }
+        ParameterLayout layout = new ParameterLayout(config);
+        Model model = new Model(layout, layout.initialise(new Rng(hp.seed() ^ 0x5DEECE66DL)));
+        return new Training(null, new byte[0], new Split(tokens, new int[0]),
+                new Trainer(model, hp, tokens, ShardRunner.serial(hp.shards())));
     }
 
     /** Continues a run from its checkpoint's bytes, on the same text and tokenizer. */
     static Training resume(byte[] checkpoint, byte[] text, byte[] tokenizerFile) {
         TrainingCheckpoint.State state = TrainingCheckpoint.read(littleEndian(checkpoint), "the saved run");
         Tokenizer tokenizer = Tokenizer.read(littleEndian(tokenizerFile), state.config().vocabSize(), "the tokenizer");
-        int[] tokens = tokens(text, tokenizer, state.config());
-        return new Training(tokenizer, tokenizerFile, tokens, state.resume(tokens, ShardRunner.serial(state.hp().shards())));
-    }
-
-    private static int[] tokens(byte[] text, Tokenizer tokenizer, Config config) {
-        int[] tokens = encode(tokenizer, stories(text));
-        if (tokens.length < config.seqLen() + 2) {
-            throw new BadInputException("The text is too short: it makes " + tokens.length + " tokens, and one training"
-                    + " window needs " + (config.seqLen() + 2) + ". Give more text (or a shorter window).");
-        }
-        return tokens;
+        Split split = split(tokenizer, stories(text), state.config().seqLen());
+        return new Training(tokenizer, tokenizerFile, split, state.resume(split.train(), ShardRunner.serial(state.hp().shards())));
     }
 
     private static Tokenizer tokenizer(byte[] file) {
@@ -218,15 +269,28 @@ final class Training {
 
     /** The weights as a llama2.c version 0 file; refused if any is not finite. */
     byte[] modelFile() {
+        return modelFile(0);
+    }
+
+    /** The weights as a llama2.c file of this version: 0 (fp32, run.c's) or 2 (Q8_0, runq.c's, the CLI's export). */
+    byte[] modelFile(int version) {
         ParameterLayout layout = trainer.model.layout;
         WeightsBridge.requireFinite(trainer.model.params, "the model file");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            WeightsBridge.write(layout, trainer.model.params, 0, out);
+            WeightsBridge.write(layout, trainer.model.params, version, out);
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
         return out.toByteArray();
+    }
+
+    /** Windows the validation loss is measured on, at most: a fixed slice, cheap beside a step. */
+    static final int VALID_WINDOWS = 8;
+
+    /** The mean loss per token on the held-out stories (their first windows); NaN when none are held out. */
+    double validationLoss() {
+        return validTokens.length == 0 ? Double.NaN : trainer.validationLoss(validTokens, VALID_WINDOWS);
     }
 
     /** The training checkpoint (format 2, the CLI's {@code checkpoint.bin}) to resume from. */
@@ -241,12 +305,12 @@ final class Training {
         return out.toByteArray();
     }
 
-    /** A short story from the weights as they are now (top-p 0.9, temperature 0.8). */
+    /** A short story from the weights as they are now (top-p 0.9, temperature 0.8): the prompt, then what follows. */
     String sample(String prompt, int steps, long seed) {
         Transformer transformer = new Transformer(WeightsBridge.toWeights(trainer.model.layout, trainer.model.params));
         Sampler sampler = new Sampler(tokenizer.vocabSize(), 0.8f, 0.9f, seed);
         Generation story = new Generation(transformer, tokenizer, sampler, prompt, Math.min(steps, trainer.model.layout.seqLen));
-        StringBuilder text = new StringBuilder(prompt);
+        StringBuilder text = new StringBuilder(); // the prompt's own tokens come first, as the story view shows them
         while (true) {
             Step step = story.step();
             if (step.isLast() && step.token() == Tokenizer.BOS) {
@@ -258,6 +322,31 @@ final class Training {
             }
         }
         return text.toString();
+    }
+
+    // ------------------------------------------------------------------------------ failures
+
+    /** A step's loss that is not finite ends the run (the gradient's is checked by the trainer). */
+    static void requireFinite(Trainer trainer, double loss) {
+        if (!Double.isFinite(loss)) {
+            throw new Trainer.Diverged(trainer.step(), "the loss is " + loss);
+        }
+    }
+
+    /** One sentence for the visitor, in the page's words (its fields, not the CLI's flags). */
+    static String explain(Throwable failure) {
+        if (failure instanceof Trainer.Diverged diverged) {
+            return "Step " + diverged.step + ": " + diverged.what + ": the run diverged. Lower the learning rate"
+                    + " (such as a third of it) and start again.";
+        }
+        if (failure instanceof BadInputException) {
+            return failure.getMessage();
+        }
+        if (failure instanceof OutOfMemoryError) {
+            return "Not enough memory for this model in this browser tab. Choose a smaller preset or a shorter window.";
+        }
+        String detail = failure.getMessage();
+        return "Something went wrong inside the trainer" + (detail == null ? "." : ": " + detail);
     }
 
     static byte[] tokenizerBytes(Tokenizer tokenizer) {

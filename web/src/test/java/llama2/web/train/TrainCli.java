@@ -26,25 +26,39 @@ final class TrainCli {
                String lr, int warmup, int shards, long seed) {
     }
 
-    /** The files a run from scratch writes: tokenizer.bin and model.bin (llama2.c version 0). */
-    record Files2(byte[] tokenizer, byte[] model) {
+    /** What a run from scratch writes: tokenizer.bin, model.bin (llama2.c version 0), the last validation loss. */
+    record Files2(byte[] tokenizer, byte[] model, double validLoss) {
     }
 
-    /** {@code tokenizer}, {@code prepare} and {@code train --kernels portable} on {@code text}, in {@code dir}. */
+    /**
+     * {@code tokenizer} on the whole text, {@code prepare --valid-out} (its last tenth of stories
+     * held out, as the page holds them out), {@code train --kernels portable} on them, in {@code dir}.
+     */
     static Files2 scratch(Path jar, Path text, Run run, Path dir) throws IOException, InterruptedException {
-        Path tokenizer = dir.resolve("tokenizer.bin"), tokens = dir.resolve("train.tok"), out = dir.resolve("run");
+        Path tokenizer = dir.resolve("tokenizer.bin"), out = dir.resolve("run");
         Files.createDirectories(out);
         cli(jar, "tokenizer", "--text", text.toString(), "--vocab", "" + run.vocab(), "--out", tokenizer.toString());
-        cli(jar, "prepare", "--text", text.toString(), "--tokenizer", tokenizer.toString(), "--out", tokens.toString());
-        cli(jar, "train", "--train-data", tokens.toString(), "--out-dir", out.toString(), "--kernels", "portable",
-                "--dim", "" + run.dim(), "--hidden", "" + run.hidden(), "--layers", "" + run.layers(),
+        Path[] tokens = prepare(jar, text, tokenizer, run.seqLen(), dir);
+        cli(jar, "train", "--train-data", tokens[0].toString(), "--valid-data", tokens[1].toString(), "--out-dir", out.toString(),
+                "--kernels", "portable", "--dim", "" + run.dim(), "--hidden", "" + run.hidden(), "--layers", "" + run.layers(),
                 "--heads", "" + run.heads(), "--kv-heads", "" + run.kvHeads(), "--seq-len", "" + run.seqLen(),
                 "--steps", "" + run.steps(), "--batch", "" + run.batch(), "--lr", run.lr(), "--warmup", "" + run.warmup(),
-                "--shards", "" + run.shards(), "--threads", "" + run.shards(), "--seed", "" + run.seed());
-        return new Files2(Files.readAllBytes(tokenizer), Files.readAllBytes(out.resolve("model.bin")));
+                "--shards", "" + run.shards(), "--threads", "" + run.shards(), "--seed", "" + run.seed(),
+                "--eval-every", "" + run.steps(), "--eval-windows", "" + Training.VALID_WINDOWS);
+        return new Files2(Files.readAllBytes(tokenizer), Files.readAllBytes(out.resolve("model.bin")),
+                Double.parseDouble(Files.readString(out.resolve("best.txt")).strip().split(" ")[1]));
     }
 
-    private static void cli(Path jar, String... args) throws IOException, InterruptedException {
+    /** {@code prepare --valid-out}: the text's training part and held-out part as train.tok and valid.tok in {@code dir}. */
+    static Path[] prepare(Path jar, Path text, Path tokenizer, int seqLen, Path dir) throws IOException, InterruptedException {
+        Path[] tokens = {dir.resolve("train.tok"), dir.resolve("valid.tok")};
+        cli(jar, "prepare", "--text", text.toString(), "--tokenizer", tokenizer.toString(), "--out", tokens[0].toString(),
+                "--valid-out", tokens[1].toString(), "--seq-len", "" + seqLen);
+        return tokens;
+    }
+
+    /** One command of the jar; its output if it succeeds. */
+    static String cli(Path jar, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command().orElse("java");
         List<String> command = new ArrayList<>(List.of(java, "-jar", jar.toString()));
         command.addAll(List.of(args));
@@ -53,6 +67,7 @@ final class TrainCli {
         if (p.waitFor() != 0) {
             throw new AssertionError("llama2-train.jar " + String.join(" ", args) + " failed:\n" + output);
         }
+        return output;
     }
 
     /** Stories of a small made-up world, separated by lines {@code <|endoftext|>}, the same for a seed. */

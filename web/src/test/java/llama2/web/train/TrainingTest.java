@@ -46,6 +46,30 @@ class TrainingTest {
         }
         assertTrue(last < first, "the loss falls: " + first + " -> " + last);
         assertArrayEquals(cli.model(), run.modelFile());
+        assertEquals(cli.validLoss(), run.validationLoss(), "the validation loss on the held-out tenth, as --valid-data gives it");
+    }
+
+    @Test
+    void theLastTenthOfTheStoriesIsHeldOutForValidation() {
+        byte[] tokenizerFile = Training.learnTokenizer(TEXT, RUN.vocab());
+        Training run = scratch(tokenizerFile);
+        java.util.List<String> stories = Training.stories(TEXT);
+        assertEquals(150, stories.size());
+        assertArrayEquals(Training.encode(run.tokenizer, stories.subList(0, 135)), run.tokens);
+        assertArrayEquals(Training.encode(run.tokenizer, stories.subList(135, 150)), run.validTokens);
+
+        // a last tenth shorter than a window takes more stories; one story is trained on whole
+        Training.Split longWindow = Training.split(run.tokenizer, stories.subList(0, 40), 200);
+        assertTrue(longWindow.valid().length >= 201, "held out: " + longWindow.valid().length);
+        assertEquals(Training.encode(run.tokenizer, stories.subList(0, 40)).length,
+                longWindow.train().length + longWindow.valid().length);
+        Training.Split none = Training.split(run.tokenizer, stories.subList(0, 1), RUN.seqLen());
+        assertEquals(0, none.valid().length);
+        assertArrayEquals(Training.encode(run.tokenizer, stories.subList(0, 1)), none.train());
+        assertTrue(Double.isNaN(Training.scratch(String.join("\n<|endoftext|>\n", stories.subList(0, 1))
+                .getBytes(StandardCharsets.UTF_8), tokenizerFile, new Config(RUN.dim(), RUN.hidden(), RUN.layers(),
+                RUN.heads(), RUN.kvHeads(), 1, RUN.seqLen(), true), new Training.Settings(2, 2, 1e-3f, 1, 1, 1))
+                .validationLoss()));
     }
 
     @Test
@@ -91,10 +115,61 @@ class TrainingTest {
     }
 
     @Test
-    void aSampleIsText() {
+    void aSampleIsThePromptOnceThenWhatFollows() {
         Training run = scratch(Training.learnTokenizer(TEXT, RUN.vocab()));
-        String sample = run.sample("Once", 20, 1);
-        assertTrue(sample.startsWith("Once"), sample);
+        String prompt = "Once upon a time";
+        int promptTokens = run.tokenizer.encode(prompt, true, false).length - 1;
+        assertEquals(prompt, run.sample(prompt, promptTokens, 1), "steps that end with the prompt give the prompt alone");
+        String sample = run.sample(prompt, 20, 1);
+        assertTrue(sample.startsWith(prompt) && !sample.startsWith(prompt + prompt), sample);
+    }
+
+    @Test
+    void theCommandLineResumesARunSavedInTheBrowser(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(TrainCli.jar().isPresent(), "the train module's jar is not built");
+        byte[] tokenizer = Training.learnTokenizer(TEXT, RUN.vocab());
+        Training uninterrupted = scratch(tokenizer);
+        Training browser = scratch(tokenizer);
+        for (int s = 0; s < 5; s++) {
+            uninterrupted.trainer.trainStep();
+            browser.trainer.trainStep();
+        }
+        while (uninterrupted.trainer.step() < RUN.steps()) {
+            uninterrupted.trainer.trainStep();
+        }
+        Path run = Files.createDirectories(dir.resolve("run"));
+        Files.write(run.resolve("checkpoint.bin"), browser.checkpointFile(1.5));
+        Files.write(dir.resolve("tokenizer.bin"), tokenizer);
+        Files.write(dir.resolve("text.txt"), TEXT);
+        Path jar = TrainCli.jar().get();
+        Path[] tokens = TrainCli.prepare(jar, dir.resolve("text.txt"), dir.resolve("tokenizer.bin"), RUN.seqLen(), dir);
+        TrainCli.cli(jar, "train", "--train-data", tokens[0].toString(), "--out-dir", run.toString(),
+                "--resume", "--kernels", "portable", "--threads", "2");
+        assertArrayEquals(uninterrupted.modelFile(), Files.readAllBytes(run.resolve("model.bin")));
+    }
+
+    @Test
+    void aDivergedRunNamesThePagesLearningRateField() {
+        byte[] tokenizer = Training.learnTokenizer(TEXT, RUN.vocab());
+        Config shape = new Config(RUN.dim(), RUN.hidden(), RUN.layers(), RUN.heads(), RUN.kvHeads(), 1, RUN.seqLen(), true);
+        Training run = Training.scratch(TEXT, tokenizer, shape, new Training.Settings(RUN.steps(), RUN.batch(), 1e30f,
+                1, RUN.shards(), RUN.seed()));
+        String message = null;
+        try {
+            while (run.trainer.step() < RUN.steps()) {
+                Training.requireFinite(run.trainer, run.trainer.trainStep());
+            }
+        } catch (RuntimeException failure) {
+            message = Training.explain(failure);
+        }
+        assertTrue(message != null && message.matches("Step \\d+: .*: the run diverged\\. Lower the learning rate.*")
+                && !message.contains("--"), String.valueOf(message));
+    }
+
+    @Test
+    void pastedParagraphsAreStories() {
+        assertEquals(java.util.List.of("Once there was a cat.", "The cat sat.\nIt slept."),
+                Training.stories("Once there was a cat.\n\nThe cat sat.\nIt slept.\n".getBytes(StandardCharsets.UTF_8)));
     }
 
     @Test
