@@ -25,10 +25,11 @@ function chooseEngine(query) {
  * How many workers share the model: ?workers=N, else one per core when the page is cross-origin
  * isolated (shared memory; sw.js or the server makes it so), at most two per GB the device reports
  * and eight in all. One without isolation: exchanging by messages costs more than a core gains.
- * The worker uses no more than the model has key/value heads.
+ * The worker uses no more than the model has key/value heads. In the Train view ?workers=N is
+ * the trainer's (train.js), not the story model's.
  */
 function chooseWorkers(query) {
-  const asked = parseInt(query.get('workers'), 10);
+  const asked = query.get('view') === 'train' ? NaN : parseInt(query.get('workers'), 10);
   if (asked >= 1) {
     return Math.min(asked, 64);
   }
