@@ -23,6 +23,7 @@ public final class CheckpointLoader {
     private final boolean quantize;
     private final int shard;           // keep only this shard's rows of each matrix
     private final int shards;
+    private boolean packed;            // Q8_0 matrices as PackedQuantizedMatrix
     private final ByteBuffer header;   // the first bytes, until the header is read
     private TensorReader tensors;
     private Checkpoint.Header parsed;
@@ -54,6 +55,20 @@ public final class CheckpointLoader {
     }
 
     /**
+     * Makes this loader store Q8_0 matrices (read from a Q8_0 file or quantized on load) as
+     * {@link PackedQuantizedMatrix}, for 64-bit integer kernels (WebAssembly), filled row by row
+     * as the bytes arrive: the same weights and results, and no second copy to repack. Call it
+     * before the first {@link #accept}.
+     */
+    public CheckpointLoader packingQuantized() {
+        if (received > 0) {
+            throw new IllegalStateException("packingQuantized() after the first bytes");
+        }
+        packed = true;
+        return this;
+    }
+
+    /**
      * The shape a file's header states, read from its first bytes ({@code min(256, size)} of them,
      * or more) and checked against its size: what a launcher needs to know before it loads.
      */
@@ -80,7 +95,7 @@ public final class CheckpointLoader {
             parsed = Checkpoint.readHeader(header, size, source);
             int groupSize = quantize && parsed.groupSize() == 0 ? Checkpoint.defaultGroupSize(parsed.config()) : 0;
             tensors = new TensorReader(parsed.config(), parsed.version(), parsed.groupSize(), groupSize,
-                    ShardRows.of(parsed.config(), shard, shards));
+                    ShardRows.of(parsed.config(), shard, shards), packed);
             header.position(parsed.tensorsStart());
             tensors.accept(header);   // a legacy header is shorter than what was collected
         }

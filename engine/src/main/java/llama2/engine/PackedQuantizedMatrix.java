@@ -53,9 +53,47 @@ public final class PackedQuantizedMatrix implements Matrix {
         System.arraycopy(values, blockedRows * cols, rest, 0, rest.length);
     }
 
+    /**
+     * An all-zero matrix for {@link #setRow} to fill (a reader, as the rows arrive, so the
+     * unpacked values never exist), with {@code scales} (row-major, one per group), which the
+     * caller fills.
+     */
+    PackedQuantizedMatrix(int rows, int cols, int groupSize, float[] scales) {
+        if (!packs(groupSize) || cols % groupSize != 0 || (long) rows * cols / groupSize != scales.length) {
+            throw new IllegalArgumentException(rows + "x" + cols + " matrix in groups of " + groupSize
+                    + " given " + scales.length + " scales");
+        }
+        this.rows = rows;
+        this.cols = cols;
+        this.groupSize = groupSize;
+        this.blockedRows = rows - rows % BLOCK;
+        this.scales = scales;
+        this.blocked = new long[blockedRows * cols / BLOCK];
+        this.rest = new byte[(rows - blockedRows) * cols];
+    }
+
+    /** True if groups of {@code groupSize} keep this kernel's sums exact. */
+    static boolean packs(int groupSize) {
+        return groupSize > 0 && groupSize <= MAX_GROUP;
+    }
+
+    /** Row {@code row}'s int8 values, {@code cols} of them from {@code values[from]}, in their place. */
+    void setRow(int row, byte[] values, int from) {
+        if (row >= blockedRows) {
+            System.arraycopy(values, from, rest, (row - blockedRows) * cols, cols);
+            return;
+        }
+        int shift = 8 * (row % BLOCK);
+        long others = ~(0xFFL << shift);
+        int start = row / BLOCK * cols;
+        for (int j = 0; j < cols; j++) {
+            blocked[start + j] = blocked[start + j] & others | (values[from + j] & 0xFFL) << shift;
+        }
+    }
+
     /** {@code m} packed, if it is a quantized matrix with groups small enough; else {@code m}. */
     public static Matrix of(Matrix m) {
-        return m instanceof QuantizedMatrix q && q.groupSize() <= MAX_GROUP ? new PackedQuantizedMatrix(q) : m;
+        return m instanceof QuantizedMatrix q && packs(q.groupSize()) ? new PackedQuantizedMatrix(q) : m;
     }
 
     @Override

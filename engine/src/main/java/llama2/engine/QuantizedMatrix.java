@@ -50,6 +50,36 @@ public final class QuantizedMatrix implements Matrix {
     }
 
     /**
+     * An all-zero matrix for {@link #setRow} to fill (a reader, as the rows arrive), with
+     * {@code scales} (row-major, one per group), which the caller fills.
+     */
+    QuantizedMatrix(int rows, int cols, int groupSize, float[] scales) {
+        if (groupSize <= 0 || cols % groupSize != 0 || (long) rows * cols / groupSize != scales.length) {
+            throw new IllegalArgumentException(rows + "x" + cols + " matrix in groups of " + groupSize
+                    + " given " + scales.length + " scales");
+        }
+        this.rows = rows;
+        this.cols = cols;
+        this.groupSize = groupSize;
+        this.blockedRows = rows - rows % BLOCK;
+        this.blocked = new byte[rows * cols];
+        this.scales = scales;
+    }
+
+    /** Row {@code row}'s int8 values, {@code cols} of them from {@code values[from]}, in their place. */
+    void setRow(int row, byte[] values, int from) {
+        if (row >= blockedRows) {
+            System.arraycopy(values, from, blocked, row * cols, cols);
+            return;
+        }
+        int k = row % BLOCK;
+        int start = (row - k) * cols;
+        for (int j = 0; j < cols; j++) {
+            blocked[start + j * BLOCK + k] = values[from + j];
+        }
+    }
+
+    /**
      * Quantizes float weights as llama2.c's export.py does: per group, {@code scale = max|w| / 127}
      * and {@code q = round(w / scale)} with round-half-to-even (torch.round).
      */

@@ -10,7 +10,8 @@ import java.util.List;
  * arrive in chunks of any size: each tensor goes straight into its own array, so a caller can
  * drop every chunk once {@link #accept} returns. With {@code quantizeGroupSize > 0}, float
  * matrices become Q8_0 row by row as they arrive ({@link QuantizedMatrix#quantizeGroups}, what
- * {@code quantize} writes), so a whole fp32 matrix never exists. Given a shard's
+ * {@code quantize} writes), so a whole fp32 matrix never exists. Q8_0 values go row by row
+ * into the layout their matrix multiplies in, so no row-major copy of them exists either. Given a shard's
  * {@link ShardRows}, it keeps only those rows of each matrix (a {@link RowSlice}) and skips the
  * others' bytes, so a shard never holds more than its slice.
  */
@@ -19,6 +20,7 @@ final class TensorReader {
     private final int groupSize;          // of the file's Q8_0 matrices, 0 for fp32
     private final int quantizeGroupSize;  // quantize float matrices on load, 0 to keep them
     private final ShardRows keep;          // the rows of each matrix to keep
+    private final boolean packed;         // Q8_0 matrices as PackedQuantizedMatrix
     private final List<Part> parts = new ArrayList<>();
     private int next;                     // the part being filled
     private final byte[] carry = new byte[4];  // a float split between two chunks
@@ -32,9 +34,15 @@ final class TensorReader {
     private float[] rmsFinal;
     private final Matrix[] wq, wk, wv, wo, w1, w2, w3;
 
-    TensorReader(Config config, int version, int groupSize, int quantizeGroupSize, ShardRows keep) {
+    /**
+     * {@code packed}: Q8_0 matrices (read or quantized on load) are filled straight into
+     * {@link PackedQuantizedMatrix}'s layout where their group size allows, else into
+     * {@link QuantizedMatrix}'s.
+     */
+    TensorReader(Config config, int version, int groupSize, int quantizeGroupSize, ShardRows keep, boolean packed) {
         this.c = config;
         this.keep = keep;
+        this.packed = packed;
         this.groupSize = groupSize;
         this.quantizeGroupSize = groupSize == 0 ? quantizeGroupSize : 0;
         int n = c.nLayers();
@@ -163,18 +171,17 @@ final class TensorReader {
         long before = (long) from * cols;  // values in the rows skipped before and after
         long after = (long) (rows - to) * cols;
         if (groupSize > 0) {
+            QuantizedTarget q = new QuantizedTarget(n, cols, groupSize);
             skip(before, name);
-            Bytes q = new Bytes(n * cols);
-            add(q, name);
+            add(new Int8Rows(q), name);
             skip(after, name);
             skip(4 * (before / groupSize), name + " scales");
-            add(new Floats(n * cols / groupSize,
-                    scales -> kept.take(new QuantizedMatrix(n, cols, groupSize, q.values, scales))), name + " scales");
+            add(new Floats(q.scales, scales -> kept.take(q.matrix)), name + " scales");
             skip(4 * (after / groupSize), name + " scales");
         } else {
             skip(4 * before, name);
             if (quantizeGroupSize > 0) {
-                add(new QuantizedRows(n, cols, quantizeGroupSize, kept), name);
+                add(new QuantizedRows(new QuantizedTarget(n, cols, quantizeGroupSize), kept), name);
             } else {
                 add(new Floats(n * cols, values -> kept.take(new FloatMatrix(n, cols, values))), name);
             }
@@ -222,24 +229,67 @@ final class TensorReader {
         }
     }
 
-    private static final class Bytes extends Part {
-        final byte[] values;
+    /**
+     * An empty Q8_0 matrix of {@code rows} x {@code cols} in the layout asked for
+     * ({@link #packed}), and its scales, for the parts below to fill a row at a time.
+     */
+    private final class QuantizedTarget {
+        final int rows;
+        final int cols;
+        final int groupSize;
+        final float[] scales;
+        final Matrix matrix;
+        private final PackedQuantizedMatrix packedMatrix;    // one of these two is the matrix
+        private final QuantizedMatrix blockedMatrix;
+
+        QuantizedTarget(int rows, int cols, int groupSize) {
+            this.rows = rows;
+            this.cols = cols;
+            this.groupSize = groupSize;
+            this.scales = new float[rows * cols / groupSize];
+            boolean pack = packed && PackedQuantizedMatrix.packs(groupSize);
+            packedMatrix = pack ? new PackedQuantizedMatrix(rows, cols, groupSize, scales) : null;
+            blockedMatrix = pack ? null : new QuantizedMatrix(rows, cols, groupSize, scales);
+            matrix = pack ? packedMatrix : blockedMatrix;
+        }
+
+        void setRow(int row, byte[] values) {
+            if (packedMatrix != null) {
+                packedMatrix.setRow(row, values, 0);
+            } else {
+                blockedMatrix.setRow(row, values, 0);
+            }
+        }
+    }
+
+    /** A Q8_0 matrix's int8 values (its scales follow in their own part), a row at a time. */
+    private static final class Int8Rows extends Part {
+        private final QuantizedTarget target;
+        private final byte[] rowValues;
+        private int row;
         private int filled;
 
-        Bytes(int count) {
-            values = new byte[count];
+        Int8Rows(QuantizedTarget target) {
+            this.target = target;
+            this.rowValues = new byte[target.cols];
         }
 
         @Override
         void fill(ByteBuffer bytes) {
-            int n = Math.min(values.length - filled, bytes.remaining());
-            bytes.get(values, filled, n);
-            filled += n;
+            while (row < target.rows && bytes.hasRemaining()) {
+                int n = Math.min(rowValues.length - filled, bytes.remaining());
+                bytes.get(rowValues, filled, n);
+                filled += n;
+                if (filled == rowValues.length) {
+                    target.setRow(row++, rowValues);
+                    filled = 0;
+                }
+            }
         }
 
         @Override
         boolean complete() {
-            return filled == values.length;
+            return row == target.rows;
         }
     }
 
@@ -270,7 +320,12 @@ final class TensorReader {
         private final Sink<float[]> sink;
 
         Floats(int count, Sink<float[]> sink) {
-            this.values = new float[count];
+            this(new float[count], sink);
+        }
+
+        /** Fills {@code values}, then gives it to {@code sink}. */
+        Floats(float[] values, Sink<float[]> sink) {
+            this.values = values;
             this.sink = sink;
         }
 
@@ -292,33 +347,29 @@ final class TensorReader {
 
     /** A float matrix quantized to Q8_0 a row at a time as its floats arrive. */
     private final class QuantizedRows extends Part {
-        private final int rows;
-        private final int cols;
-        private final int gs;
+        private final QuantizedTarget target;
         private final float[] rowValues;
-        private final byte[] q;
-        private final float[] s;
+        private final byte[] rowQuantized;
         private int row;
         private int filled;
         private final Sink<Matrix> sink;
 
-        QuantizedRows(int rows, int cols, int gs, Sink<Matrix> sink) {
-            this.rows = rows;
-            this.cols = cols;
-            this.gs = gs;
-            this.rowValues = new float[cols];
-            this.q = new byte[rows * cols];
-            this.s = new float[rows * cols / gs];
+        QuantizedRows(QuantizedTarget target, Sink<Matrix> sink) {
+            this.target = target;
+            this.rowValues = new float[target.cols];
+            this.rowQuantized = new byte[target.cols];
             this.sink = sink;
         }
 
         @Override
         void fill(ByteBuffer bytes) {
-            while (row < rows && bytes.hasRemaining()) {
+            int cols = target.cols;
+            int gs = target.groupSize;
+            while (row < target.rows && bytes.hasRemaining()) {
                 filled = readFloats(bytes, rowValues, filled);
                 if (filled == cols) {
-                    QuantizedMatrix.quantizeGroups(rowValues, 0, cols, gs, q, row * cols, s, row * cols / gs);
-                    row++;
+                    QuantizedMatrix.quantizeGroups(rowValues, 0, cols, gs, rowQuantized, 0, target.scales, row * (cols / gs));
+                    target.setRow(row++, rowQuantized);
                     filled = 0;
                 }
             }
@@ -326,12 +377,12 @@ final class TensorReader {
 
         @Override
         boolean complete() {
-            return row == rows;
+            return row == target.rows;
         }
 
         @Override
         void finish() {
-            sink.take(new QuantizedMatrix(rows, cols, gs, q, s));
+            sink.take(target.matrix);
         }
     }
 }

@@ -2,6 +2,7 @@ package llama2.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -17,8 +18,11 @@ import org.junit.jupiter.api.Test;
 class CheckpointLoaderTest {
 
     private static Checkpoint load(byte[] file, int maxChunk, boolean quantize, long seed) {
+        return load(new CheckpointLoader(file.length, "model.bin", quantize), file, maxChunk, seed);
+    }
+
+    private static Checkpoint load(CheckpointLoader loader, byte[] file, int maxChunk, long seed) {
         Random random = new Random(seed);
-        CheckpointLoader loader = new CheckpointLoader(file.length, "model.bin", quantize);
         for (int at = 0; at < file.length; ) {
             int n = Math.min(file.length - at, 1 + random.nextInt(maxChunk));
             loader.accept(ByteBuffer.wrap(java.util.Arrays.copyOfRange(file, at, at + n)));
@@ -67,6 +71,66 @@ class CheckpointLoaderTest {
             Checkpoint expected = new Checkpoint(2, gs, floats.weights().quantized(gs));
             assertArrayEquals(write(expected), write(load(file, 5000, true, 2)), name);
         }
+    }
+
+    /**
+     * Packed as they arrive (for WebAssembly's kernel), Q8_0 matrices read from a file or
+     * quantized on load hold the same weights and give the same products, bit for bit, also
+     * in a shard's slice.
+     */
+    @Test
+    void packingOnLoadKeepsTheWeightsAndTheirProducts() {
+        for (String name : new String[] {"stories260K_q80.bin", "tiny32k_q80.bin", "stories260K.bin", "tiny32k_unshared_v0.bin"}) {
+            byte[] file = Shared.bytes(Shared.model(name));
+            for (int[] shard : new int[][] {{0, 1}, {1, 3}}) {
+                CheckpointLoader plain = new CheckpointLoader(file.length, name, true, shard[0], shard[1]);
+                CheckpointLoader packing = new CheckpointLoader(file.length, name, true, shard[0], shard[1]).packingQuantized();
+                List<Matrix> expected = matrices(load(plain, file, 3000, 5).weights());
+                List<Matrix> packed = matrices(load(packing, file, 3000, 6).weights());
+                for (int m = 0; m < expected.size(); m++) {
+                    String what = name + ", shard " + shard[0] + " of " + shard[1] + ", matrix " + m;
+                    if (shard[1] == 1) {
+                        assertInstanceOf(QuantizedMatrix.class, expected.get(m), what);
+                        assertInstanceOf(PackedQuantizedMatrix.class, packed.get(m), what);
+                    }
+                    assertSameMatrix(expected.get(m), packed.get(m), what);
+                }
+            }
+        }
+    }
+
+    private static List<Matrix> matrices(Weights weights) {
+        List<Matrix> all = new java.util.ArrayList<>();
+        weights.withMatrices(m -> {
+            all.add(m);
+            return m;
+        });
+        return all;
+    }
+
+    /** Row by row (those a slice holds) and in one product, the same floats. */
+    private static void assertSameMatrix(Matrix expected, Matrix actual, String what) {
+        int from = -1, to = -1;
+        float[] a = new float[expected.cols()], b = new float[expected.cols()];
+        for (int row = 0; row < expected.rows(); row++) {
+            if (expected instanceof RowSlice slice && !slice.holds(row)) {
+                continue;
+            }
+            from = from < 0 ? row : from;
+            to = row + 1;
+            expected.copyRow(row, a);
+            actual.copyRow(row, b);
+            assertArrayEquals(a, b, what + ", row " + row);
+        }
+        float[] x = new float[expected.cols()];
+        Random random = new Random(expected.rows());
+        for (int j = 0; j < x.length; j++) {
+            x[j] = (float) random.nextGaussian();
+        }
+        float[] outExpected = new float[expected.rows()], outActual = new float[expected.rows()];
+        expected.multiply(new Input(x), outExpected, from, to);
+        actual.multiply(new Input(x), outActual, from, to);
+        assertArrayEquals(outExpected, outActual, what + ", product");
     }
 
     @Test

@@ -45,7 +45,7 @@ final class Session {
      */
     void beginModel(String modelName, long size, boolean quantize) {
         unload();
-        arriving = new CheckpointLoader(size, modelName, quantize);
+        arriving = Kernels.loader(size, modelName, quantize);
         modelBytes = size;
     }
 
@@ -67,7 +67,7 @@ final class Session {
         }
         CheckpointLoader loader = arriving;
         arriving = null;
-        Checkpoint loaded = Kernels.of(loader.finish());
+        Checkpoint loaded = loader.finish();
         Tokenizer vocabulary = Tokenizer.read(littleEndian(tokenizerFile), loaded.config().vocabSize(), tokenizerName);
         checkpoint = loaded;
         tokenizer = vocabulary;

@@ -82,10 +82,13 @@ class ChromiumMemoryTest {
     @Test
     void quantizedOnLoadItTakesHalfItsSize() throws Exception {
         long added = loadAndMeasure("&q8=1", "quantized on load");
-        // The issue asks for 0.5x (the Q8_0 weights, 0.27x, plus the 75 MB KV cache): measured 0.43x
-        // to 0.57x until the WebAssembly build began to repack Q8_0 matrices for its 64-bit kernel
-        // (web Kernels.of), which copies them; since then 0.80x. Printed, not yet held to a bound.
-        assertTrue(added > 0, "measured " + mb(added));
+        // The issue asks for 0.5x: the Q8_0 weights (110M int8 values and their scales, 123 MB,
+        // 0.28x) plus the 75 MB KV cache (0.17x), and little else. 0.80x-0.83x while the WebAssembly
+        // build repacked each Q8_0 matrix for its 64-bit kernel after loading (a second copy);
+        // now the loader fills the packed layout row by row as the bytes arrive. Bound: 0.6x, as
+        // the one-copy page measured 0.43x-0.57x before the repacking (engine, buffers and garbage
+        // not yet collected vary from run to run on a loaded machine); the figure is printed above.
+        assertTrue(added <= 0.6 * Files.size(model), "added " + mb(added) + " for a " + mb(Files.size(model)) + " file");
     }
 
     /** Opens the page on the default model, then the big file from disk; returns the RSS it added. */
