@@ -9,17 +9,21 @@
  *          settings: {steps, batch, lr, warmup, shards, seed}}          a new model
  *   {type: 'finetune', text, model, tokenizer, seqLen, settings}        a llama2.c checkpoint
  *   {type: 'resume', checkpoint, text, tokenizer}                       a saved run
+ *   {type: 'rehearse', shape: {dim, hidden, layers, heads, kvHeads, seqLen, vocab}, settings}
+ *                                        a model of that shape on made-up tokens, to time steps
  *   {type: 'step'}                       one optimizer step over every shard (one worker)
  *   {type: 'gradients', shards: [w]}     several workers: this worker's shards' gradients
  *   {type: 'apply', gradients: {w: buffer}, losses: [per shard]}  the others' gradients: finish the step
+ *   {type: 'validate'}                   the loss on the held-out stories
  *   {type: 'sample', prompt, steps, seed}
- *   {type: 'export'}                     the model (.bin, version 0) and tokenizer.bin
+ *   {type: 'export'}                     the model (.bin, version 0 and Q8_0 version 2) and tokenizer.bin
  *   {type: 'checkpoint', seconds}        the training checkpoint (the CLI's format)
  *
  * Messages the worker sends: {type: 'engine', engine: 'wasm'|'js'} once, then one answer per
  * message: {type: 'tokenizer', tokenizer}, {type: 'ready', info}, {type: 'step', step, loss, lr,
- * tokens}, {type: 'gradients', shards, losses, gradients: [buffer]}, {type: 'sample', text},
- * {type: 'files', model, tokenizer}, {type: 'checkpoint', checkpoint, step}, or
+ * tokens}, {type: 'gradients', shards, losses, gradients: [buffer]}, {type: 'valid', loss},
+ * {type: 'sample', text},
+ * {type: 'files', model, q8, tokenizer}, {type: 'checkpoint', checkpoint, step}, or
  * {type: 'error', message} (a sentence for people).
  */
 'use strict';
@@ -102,6 +106,9 @@
       case 'finetune':
         return {type: 'ready', info: call('fineTune', m.text, m.model, m.tokenizer, m.seqLen, s.steps, s.batch,
             String(s.lr), s.warmup, s.shards, s.seed)};
+      case 'rehearse':
+        return {type: 'ready', info: call('rehearse', m.shape.dim, m.shape.hidden, m.shape.layers, m.shape.heads,
+            m.shape.kvHeads, m.shape.vocab, m.shape.seqLen, s.steps, s.batch, String(s.lr), s.warmup, s.shards, s.seed)};
       case 'resume':
         return {type: 'ready', info: call('resume', m.checkpoint, m.text, m.tokenizer)};
       case 'step':
@@ -118,13 +125,17 @@
       case 'apply':
         Object.keys(m.gradients).forEach((w) => call('receiveGradient', Number(w), new Float32Array(m.gradients[w])));
         return Object.assign({type: 'step'}, call('finishStep', new Float64Array(m.losses)));
+      case 'validate':
+        return {type: 'valid', loss: call('validationLoss').loss};
       case 'sample':
         return {type: 'sample', text: call('sample', m.prompt, m.steps, m.seed).text};
       case 'export': {
-        call('exportModel');
+        call('exportModel', 0);
         const model = lastBytes();
+        call('exportModel', 2);
+        const q8 = lastBytes();
         call('exportTokenizer');
-        return {type: 'files', model, tokenizer: lastBytes()};
+        return {type: 'files', model, q8, tokenizer: lastBytes()};
       }
       case 'checkpoint': {
         const step = call('checkpoint', m.seconds).step;
@@ -137,7 +148,7 @@
 
   function post(message) {
     const buffers = [];
-    ['tokenizer', 'model', 'checkpoint'].forEach((k) => {
+    ['tokenizer', 'model', 'q8', 'checkpoint'].forEach((k) => {
       if (message[k] instanceof ArrayBuffer) {
         buffers.push(message[k]);
       }

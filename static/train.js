@@ -13,8 +13,12 @@
  * checkpoint, with the text and tokenizer; a reload offers to continue it.
  *
  * Test hooks: #train-text, #train-mode, #train-preset, #train-steps, #train-start, #train-stop,
- * #train-use, #train-download, #train-download-tokenizer, body[data-train-state] (idle, training,
- * paused, done, error), #train-loss[data-losses, data-tokps], #train-status. Settings may come
+ * #train-use, #train-download, #train-download-q8, #train-download-tokenizer, body[data-train-state] (idle, training,
+ * paused, done, error), #train-loss[data-losses, data-valid-losses, data-tokps], #train-status.
+ *
+ * The last tenth of the stories (more if that is less than one window) is held out of training;
+ * the loss on it, the validation loss, is measured every few steps and drawn beside the training
+ * loss ("step:loss" pairs in data-valid-losses). Settings may come
  * from the address: ?view=train&mode=&preset=&steps=&lr=&workers=&batch=&seq=&vocab=&seed=.
  *
  * Written in the JavaScript HtmlUnit also parses (no classes, async/await or spread in calls).
@@ -35,6 +39,8 @@
     small: {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, seqLen: 256, vocab: 2048, batch: 16, lr: '0.001'}
   };
   const FINETUNE = {batch: 8, lr: '0.0003'};
+  /** The story model's shape (the default model, models/): what a fine-tune trains. */
+  const STORY_SHAPE = {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, vocab: 2048};
   const SAMPLE_TOKENS = 80;
   const DB_NAME = 'llama2-train';
   const SAVE_EVERY_SECONDS = 60;
@@ -43,19 +49,23 @@
   ['train-text', 'train-paste', 'train-mode', 'train-preset', 'train-preset-row', 'train-steps', 'train-lr',
    'train-workers', 'train-batch', 'train-seq', 'train-vocab', 'train-seed', 'train-cli', 'train-start', 'train-stop',
    'train-discard', 'train-status', 'train-loss', 'train-numbers', 'train-sample', 'train-use', 'train-download',
-   'train-download-tokenizer']
+   'train-download-tokenizer', 'train-download-q8', 'train-estimate']
       .forEach((id) => { ui[id.replace(/^train-/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
 
   let run = null;        // the run in this tab: see newRun()
   let files = null;      // the finished model: {model, tokenizer} ArrayBuffers
   let saved = null;      // the run saved in this browser, if any (see save())
   let text = null;       // the chosen file's bytes (an ArrayBuffer), or null for the pasted text
+  let estimating = null; // the warm-up that times a step, under way: {key, workers}
+  let estimateTimer = 0;
+  const measured = {};   // seconds per step, by the settings that decide it (see estimateKey)
 
   applySettingsFromUrl();
   bind();
   setState('idle', 'Give a text: a .txt file or pasted text.');
   showCommand();
   loadSaved();
+  estimateSoon();
 
   // ---- Settings ----------------------------------------------------------------------------
 
@@ -125,9 +135,10 @@
     const shape = s.mode === 'finetune' ? '--init model.bin'
       : `--dim ${p.dim} --hidden ${p.hidden} --layers ${p.layers} --heads ${p.heads} --kv-heads ${p.kvHeads}`;
     ui.cli.textContent = 'The same run on the command line: java -jar llama2-train.jar train --train-data train.tok'
-        + ` --out-dir run --kernels portable ${shape} --seq-len ${s.seqLen} --steps ${s.steps} --batch ${s.batch}`
-        + ` --lr ${s.lr} --warmup ${warmup(s.steps)} --shards ${s.shards} --seed ${s.seed}`
-        + (s.mode === 'scratch' ? ` (after: tokenizer --vocab ${s.vocab}, prepare)` : '');
+        + ` --valid-data valid.tok --out-dir run --kernels portable ${shape} --seq-len ${s.seqLen} --steps ${s.steps}`
+        + ` --batch ${s.batch} --lr ${s.lr} --warmup ${warmup(s.steps)} --shards ${s.shards} --seed ${s.seed}`
+        + ` --eval-windows 8 (after: ${s.mode === 'scratch' ? `tokenizer --vocab ${s.vocab}, ` : ''}prepare --out train.tok`
+        + ` --valid-out valid.tok --seq-len ${s.seqLen})`;
   }
 
   /** Learning-rate warmup: a tenth of the run, at most the CLI's default 100 steps. */
@@ -139,6 +150,8 @@
     ui.mode.addEventListener('change', () => { applyPreset(); showCommand(); });
     ui.preset.addEventListener('change', () => { applyPreset(); showCommand(); });
     [ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab, ui.seed].forEach((f) => f.addEventListener('input', showCommand));
+    [ui.mode, ui.preset].forEach((f) => f.addEventListener('change', estimateSoon));
+    [ui.steps, ui.workers, ui.batch, ui.seq, ui.vocab].forEach((f) => f.addEventListener('input', estimateSoon));
     ui.text.addEventListener('change', () => readFile(ui.text.files[0]));
     ui.start.addEventListener('click', start);
     ui.stop.addEventListener('click', stop);
@@ -146,6 +159,7 @@
     ui.use.addEventListener('click', useModel);
     ui.download.addEventListener('click', () => offer('model', 'model.bin'));
     ui.downloadTokenizer.addEventListener('click', () => offer('tokenizer', 'tokenizer.bin'));
+    ui.downloadQ8.addEventListener('click', () => offer('q8', 'model-q80.bin'));
     // A text dropped on the page is the text to train on (the story view's drop loads models).
     ['dragenter', 'dragover', 'dragleave'].forEach((name) => window.addEventListener(name, (event) => {
       event.preventDefault();
@@ -226,7 +240,7 @@
   // ---- A run ---------------------------------------------------------------------------------
 
   function newRun(s, workers) {
-    return {settings: s, workers, info: null, losses: [], stopRequested: false, seconds: 0, tokensAtStart: 0,
+    return {settings: s, workers, info: null, losses: [], validLosses: [], stopRequested: false, seconds: 0, tokensAtStart: 0,
             startedAt: 0, stepsHere: 0, resumedSeconds: 0, text: null, tokenizer: null, lastSave: 0, savedStep: 0, step: 0, saveFailed: false};
   }
 
@@ -256,6 +270,7 @@
       fail(memory.refusal);
       return;
     }
+    cancelEstimate();
     files = null;
     showFiles();
     run = newRun(s, []);
@@ -266,10 +281,10 @@
     setState('training', s.mode === 'scratch' ? 'Learning a tokenizer from your text…' : 'Fetching the story model…');
     const tokenizerReady = s.mode === 'scratch'
       ? run.workers[0].ask({type: 'tokenizer', text: copy(bytes), vocab: s.vocab}).then((m) => m.tokenizer)
-      : storyModel().then((model) => { run.model = model.model; return model.tokenizer; });
+      : storyModel().then((model) => { run.model = model.model; run.note = model.note; return model.tokenizer; });
     tokenizerReady.then((tokenizer) => {
       run.tokenizer = tokenizer;
-      say('Preparing the model…');
+      say(run.note ? `${run.note} Preparing…` : 'Preparing the model…');
       const p = PRESETS[s.preset];
       const trainSettings = {steps: s.steps, batch: s.batch, lr: s.lr, warmup: warmup(s.steps), shards: s.shards, seed: s.seed};
       return Promise.all(run.workers.map((w) => s.mode === 'scratch'
@@ -279,21 +294,37 @@
                  settings: trainSettings})));
     }).then((answers) => {
       run.info = answers[0].info;
-      return sampleNow();
-    }).then(() => {
+      return validateNow();
+    }).then(() => sampleNow()).then(() => {
       save();
       beginTiming();
       loop();
     }).catch((failure) => failRun(failure));
   }
 
-  /** The story view's model (the first of models/models.json), from the page's model store or the network. */
+  /**
+   * The story view's model (the first of models/models.json, or ?model=), from the page's model
+   * store or the network: its fp32 weights when the list names them ("fp32": a Q8_0 model's twin),
+   * since a fine-tune from Q8_0 starts from rounded weights; a Q8_0 file alone is used, and said so.
+   */
   function storyModel() {
     return fetch('models/models.json').then((r) => r.json()).then((list) => {
       const entry = list.find((e) => e.id === query.get('model')) || list[0];
-      return Promise.all([entry.model, entry.tokenizer].map(bytesOf))
-          .then((both) => ({model: both[0], tokenizer: both[1], name: entry.name}));
+      const start = entry.fp32 && list.find((e) => e.id === entry.fp32) || entry;
+      say(`Fetching ${start.name}…`);
+      return Promise.all([start.model, start.tokenizer].map(bytesOf)).then((both) => {
+        const q8 = isQ8(both[0]);
+        return {model: both[0], tokenizer: both[1], name: start.name,
+                note: q8 ? `Fine-tuning ${start.name} from its Q8_0 weights, dequantized: no fp32 file of it is listed,`
+                  + ' so it starts from slightly rounded weights.' : `Fine-tuning ${start.name} from its fp32 weights.`};
+      });
     });
+  }
+
+  /** A llama2.c version 2 file (Q8_0): magic "ak42", then version 2. */
+  function isQ8(buffer) {
+    const head = new DataView(buffer, 0, Math.min(8, buffer.byteLength));
+    return head.byteLength === 8 && head.getUint32(0, true) === 0x616b3432 && head.getInt32(4, true) === 2;
   }
 
   function bytesOf(url) {
@@ -315,9 +346,9 @@
    * and per shard a gradient and the activations of one window), against what this device has.
    */
   function memoryNeeded(s) {
-    const p = PRESETS[s.preset];
+    const p = s.mode === 'scratch' ? PRESETS[s.preset] : STORY_SHAPE;
     const d = p.dim, h = p.hidden, L = p.layers, H = p.heads, kv = d / p.heads * p.kvHeads, n = s.seqLen;
-    const vocab = s.mode === 'scratch' ? s.vocab : 2048;
+    const vocab = s.mode === 'scratch' ? s.vocab : STORY_SHAPE.vocab;
     const params = vocab * d + L * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * h) + d;
     const activations = L * (7 * n * d + 2 * n * kv + 2 * H * n * n + 3 * n * h + 2 * n) + n * vocab + 4 * n * d + 3 * n * h + n * n;
     const perWorker = 4 * (4 * params + Math.ceil(s.shards / s.workers) * (params + activations));
@@ -351,6 +382,7 @@
   }
 
   function continueRun() {
+    cancelEstimate();
     run.stopRequested = false;
     setState('training', `Training: step ${run.step} of ${run.settings.steps}…`);
     beginTiming();
@@ -375,8 +407,9 @@
       run.stepsHere++;
       showProgress();
       const every = sampleEvery();
-      const sampled = run.step % every === 0 && run.step < run.settings.steps ? sampleNow() : Promise.resolve();
-      return sampled.then(() => {
+      const validated = run.step % validEvery() === 0 || run.step === run.settings.steps ? validateNow() : Promise.resolve();
+      const sampled = () => run.step % every === 0 && run.step < run.settings.steps ? sampleNow() : Promise.resolve();
+      return validated.then(sampled).then(() => {
         if (run.step - run.savedStep >= saveEvery() || (performance.now() - run.lastSave) / 1000 > SAVE_EVERY_SECONDS) {
           return save();
         }
@@ -394,13 +427,31 @@
     return Math.max(10, Math.round(run.settings.steps / 10));
   }
 
+  /** The validation loss: some 20 points in a run, at most every 5 steps, and after the last. */
+  function validEvery() {
+    return Math.max(5, Math.round(run.settings.steps / 20));
+  }
+
+  /** The loss on the held-out stories, measured by the first worker (any would give the same). */
+  function validateNow() {
+    if (!run.info.validTokens) {
+      return Promise.resolve();
+    }
+    return run.workers[0].ask({type: 'validate'}).then((m) => {
+      run.validLosses.push([run.step, m.loss]);
+      showLosses(run.losses, run.validLosses, currentTokps());
+    });
+  }
+
   /** A step: one worker does all of it; several each compute their shards', then all apply the sum. */
   function oneStep() {
-    const workers = run.workers;
+    return stepOf(run.workers, run.info.shards);
+  }
+
+  function stepOf(workers, shards) {
     if (workers.length === 1) {
       return workers[0].ask({type: 'step'});
     }
-    const shards = run.info.shards;
     const mine = workers.map((_, k) => {
       const list = [];
       for (let w = k; w < shards; w += workers.length) {
@@ -441,14 +492,14 @@
     stopClock();
     say('Writing the model…');
     run.workers[0].ask({type: 'export'}).then((m) => {
-      files = {model: m.model, tokenizer: m.tokenizer};
+      files = {model: m.model, q8: m.q8, tokenizer: m.tokenizer};
       showFiles();
       return sampleNow();
     }).then(() => save(true)).then(() => {
       stopWorkers();
       const last = run.losses[run.losses.length - 1];
       setState('done', `Done: ${run.settings.steps} steps, loss ${last.toFixed(3)}, in ${duration(run.seconds)}.`
-          + ' Use the model here, or download it (it runs in run.c and the CLI).');
+          + ` ${run.note ? run.note + ' ' : ''}Use the model here, or download it (it runs in run.c and the CLI).`);
     }).catch((failure) => failRun(failure));
   }
 
@@ -469,6 +520,103 @@
   function failRun(failure) {
     stopWorkers();
     fail(failure && failure.message || String(failure));
+  }
+
+  // ---- Time estimate before Start ---------------------------------------------------------
+
+  /** The settings a step's time depends on (not the text, the steps or the learning rate). */
+  function estimateKey(s) {
+    return [s.mode, s.mode === 'scratch' ? s.preset : 'story', s.seqLen, s.batch, s.workers,
+            s.mode === 'scratch' ? s.vocab : 0].join('/');
+  }
+
+  /** After the settings change (and settle), measure or reuse the time of a step of this run. */
+  function estimateSoon() {
+    clearTimeout(estimateTimer);
+    estimateTimer = setTimeout(estimate, 700);
+  }
+
+  function estimate() {
+    const state = document.body.dataset.trainState;
+    if (state === 'training' || state === 'paused') {
+      return;
+    }
+    let s;
+    try {
+      s = settings();
+    } catch (failure) {
+      ui.estimate.textContent = '';
+      return;
+    }
+    const key = estimateKey(s);
+    if (measured[key]) {
+      showEstimate(s, measured[key]);
+      return;
+    }
+    if (estimating && estimating.key === key) {
+      return;
+    }
+    cancelEstimate();
+    if (memoryNeeded(s).refusal) {
+      ui.estimate.textContent = '';
+      return;
+    }
+    ui.estimate.textContent = 'Measuring how long a step takes on this device…';
+    delete ui.estimate.dataset.secondsPerStep;
+    const p = PRESETS[s.preset];
+    const shape = s.mode === 'scratch' ? {dim: p.dim, hidden: p.hidden, layers: p.layers, heads: p.heads, kvHeads: p.kvHeads}
+      : STORY_SHAPE;
+    const vocab = s.mode === 'scratch' ? s.vocab : STORY_SHAPE.vocab;
+    const workers = [];
+    for (let i = 0; i < s.workers; i++) {
+      workers.push(startWorker());
+    }
+    const mine = {key, workers};
+    estimating = mine;
+    const rehearsal = {type: 'rehearse', shape: Object.assign({seqLen: s.seqLen, vocab}, shape),
+                       settings: {steps: 3, batch: s.batch, lr: '0.001', warmup: 1, shards: s.shards, seed: s.seed}};
+    let began = 0;
+    Promise.all(workers.map((w) => w.ask(rehearsal)))
+      .then(() => stepOf(workers, s.shards))            // the first step warms the code up: not timed
+      .then(() => { began = performance.now(); return stepOf(workers, s.shards); })
+      .then(() => {
+        if (estimating !== mine) {
+          return;
+        }
+        measured[key] = (performance.now() - began) / 1000;
+        cancelEstimate();
+        estimate();
+      })
+      .catch(() => {
+        if (estimating === mine) {
+          cancelEstimate();
+          ui.estimate.textContent = '';
+        }
+      });
+  }
+
+  function cancelEstimate() {
+    clearTimeout(estimateTimer);
+    if (estimating) {
+      estimating.workers.forEach((w) => w.worker.terminate());
+      estimating = null;
+    }
+  }
+
+  /** "About N min", labelled as what it is: one measured step times the steps, plus the checks along the way. */
+  function showEstimate(s, secondsPerStep) {
+    // validation (8 forward windows) about every 20th of the run, samples every 10th: a few percent more
+    const seconds = secondsPerStep * s.steps * 1.05;
+    ui.estimate.dataset.secondsPerStep = String(secondsPerStep);
+    ui.estimate.dataset.seconds = String(seconds);
+    ui.estimate.textContent = `About ${roughly(seconds)} for ${s.steps} steps: an estimate from a warm-up step of this`
+        + ` model on this device (${secondsPerStep.toFixed(secondsPerStep < 10 ? 2 : 0)} s a step`
+        + `${s.mode === 'scratch' ? ', plus learning the tokenizer' : ''}; other work on the device slows it).`;
+  }
+
+  function roughly(seconds) {
+    return seconds < 90 ? `${Math.max(1, Math.round(seconds / 5) * 5)} s` : seconds < 5400 ? `${Math.round(seconds / 60)} min`
+      : `${(seconds / 3600).toFixed(1)} h`;
   }
 
   // ---- Saved in this browser ---------------------------------------------------------------
@@ -504,6 +652,7 @@
     return run.workers[0].ask({type: 'checkpoint', seconds}).then((m) => {
       run.savedStep = m.step;
       const record = {settings: run.settings, info: run.info, losses: run.losses.slice(0, m.step), step: m.step,
+                      validLosses: run.validLosses.filter((p) => p[0] <= m.step),
                       checkpoint: m.checkpoint, text: run.text, tokenizer: run.tokenizer, seconds: secondsSoFar(),
                       done: Boolean(done), files, sample: ui.sample.textContent};
       return store('readwrite', (s) => s.put(record, 'current')).then(() => {
@@ -527,7 +676,7 @@
       saved = record;
       ui.discard.hidden = false;
       run = null;
-      showLosses(record.losses, 0);
+      showLosses(record.losses, record.validLosses || [], 0);
       if (record.sample) {
         ui.sample.hidden = false;
         ui.sample.textContent = record.sample;
@@ -543,12 +692,14 @@
   }
 
   function resumeSaved() {
+    cancelEstimate();
     const s = saved.settings;
     const workers = Math.min(s.workers, saved.info.shards);
     run = newRun(s, []);
     run.text = saved.text;
     run.tokenizer = saved.tokenizer;
     run.losses = saved.losses.slice();
+    run.validLosses = (saved.validLosses || []).slice();
     run.seconds = saved.seconds;
     run.resumedSeconds = saved.seconds;
     for (let i = 0; i < workers; i++) {
@@ -573,7 +724,7 @@
         run = null;
         files = null;
         showFiles();
-        showLosses([], 0);
+        showLosses([], [], 0);
         setState('idle', 'The saved run is gone. Give a text to start a new one.');
       }
     }, () => {});
@@ -586,6 +737,7 @@
     ui.use.disabled = none;
     ui.download.disabled = none;
     ui.downloadTokenizer.disabled = none;
+    ui.downloadQ8.disabled = none || !files.q8;
   }
 
   /** Saves a file through a link; the link's address stays on the button (data-url) for tests. */
@@ -593,7 +745,7 @@
     if (!files) {
       return;
     }
-    const button = what === 'model' ? ui.download : ui.downloadTokenizer;
+    const button = what === 'model' ? ui.download : what === 'q8' ? ui.downloadQ8 : ui.downloadTokenizer;
     if (button.dataset.url) {
       URL.revokeObjectURL(button.dataset.url);
     }
@@ -621,40 +773,66 @@
 
   // ---- What the visitor sees ---------------------------------------------------------------
 
+  /** Training tokens per second in this tab since Start (or Continue). */
+  function currentTokps() {
+    const elapsed = (performance.now() - run.startedAt) / 1000;
+    return run.stepsHere * run.info.tokensPerStep / Math.max(elapsed, 1e-3);
+  }
+
   function showProgress() {
     const elapsed = (performance.now() - run.startedAt) / 1000;
-    const tokps = run.stepsHere * run.info.tokensPerStep / Math.max(elapsed, 1e-3);
+    const tokps = currentTokps();
     const left = (run.settings.steps - run.step) * elapsed / run.stepsHere;
     const last = run.losses[run.losses.length - 1];
-    showLosses(run.losses, tokps);
-    ui.numbers.textContent = `step ${run.step} / ${run.settings.steps} · loss ${last.toFixed(3)} · ${Math.round(tokps)} tokens/s`
-        + ` · ETA ${duration(left)}`;
+    const valid = run.validLosses[run.validLosses.length - 1];
+    showLosses(run.losses, run.validLosses, tokps);
+    ui.numbers.textContent = `step ${run.step} / ${run.settings.steps} · loss ${last.toFixed(3)}`
+        + (valid ? ` · validation ${valid[1].toFixed(3)} (step ${valid[0]})`
+           : run.info.validTokens ? '' : ' · no validation loss (too little text to hold stories out)')
+        + ` · ${Math.round(tokps)} tokens/s · ETA ${duration(left)}`;
     if (!run.stopRequested) {
       say(`Training: step ${run.step} of ${run.settings.steps}.`);
     }
   }
 
-  /** The losses as an SVG line against the step, with the first and last values labelled. */
-  function showLosses(losses, tokps) {
+  /**
+   * The training loss (a line, one point per step) and the validation loss (dots joined by a
+   * dashed line, at the steps it was measured) against the step, on one scale, with a legend.
+   */
+  function showLosses(losses, validLosses, tokps) {
     ui.loss.dataset.losses = losses.map((l) => String(l)).join(',');
+    ui.loss.dataset.validLosses = validLosses.map((p) => `${p[0]}:${p[1]}`).join(',');
     ui.loss.dataset.tokps = String(Math.round(tokps));
-    if (losses.length === 0) {
+    if (losses.length === 0 && validLosses.length === 0) {
       ui.loss.textContent = '';
       return;
     }
-    const W = 600, H = 200, left = 40, bottom = 20;
-    const top = Math.max.apply(null, losses), low = Math.min.apply(null, losses);
-    const span = Math.max(top - low, 1e-6);
-    const steps = Math.max(losses.length, 2);
-    const points = losses.map((l, i) => `${(left + i / (steps - 1) * (W - left - 5)).toFixed(1)},`
-        + `${(5 + (top - l) / span * (H - bottom - 10)).toFixed(1)}`).join(' ');
-    ui.loss.innerHTML = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="Training loss by step, from ${top.toFixed(2)}`
-        + ` to ${losses[losses.length - 1].toFixed(2)}">`
+    const W = 600, H = 200, left = 40, bottom = 20, right = 8, top = 22;
+    const all = losses.concat(validLosses.map((p) => p[1]));
+    const high = Math.max.apply(null, all), low = Math.min.apply(null, all);
+    const span = Math.max(high - low, 1e-6);
+    const lastStep = Math.max(losses.length, validLosses.length ? validLosses[validLosses.length - 1][0] : 0, 1);
+    const x = (step) => (left + step / lastStep * (W - left - right)).toFixed(1);
+    const y = (loss) => (top + (high - loss) / span * (H - bottom - top - 5)).toFixed(1);
+    const trainPoints = losses.map((l, i) => `${x(i + 1)},${y(l)}`).join(' ');
+    const validPoints = validLosses.map((p) => `${x(p[0])},${y(p[1])}`).join(' ');
+    const lastValid = validLosses.length ? validLosses[validLosses.length - 1][1] : null;
+    const label = `Loss by step: training ${losses.length ? losses[losses.length - 1].toFixed(2) : 'not yet measured'}`
+        + (lastValid === null ? '' : `, validation ${lastValid.toFixed(2)}`);
+    ui.loss.innerHTML = `<svg viewBox="0 0 ${W} ${H}" role="img" aria-label="${label}">`
         + `<line class="axis" x1="${left}" y1="${H - bottom}" x2="${W}" y2="${H - bottom}"/>`
-        + `<line class="axis" x1="${left}" y1="0" x2="${left}" y2="${H - bottom}"/>`
-        + `<text x="2" y="14">${top.toFixed(2)}</text><text x="2" y="${H - bottom}">${low.toFixed(2)}</text>`
-        + `<text x="${left}" y="${H - 4}">step 1</text><text x="${W - 70}" y="${H - 4}">step ${losses.length}</text>`
-        + `<polyline class="curve" points="${points}"/></svg>`;
+        + `<line class="axis" x1="${left}" y1="${top}" x2="${left}" y2="${H - bottom}"/>`
+        + `<text x="2" y="${top + 4}">${high.toFixed(2)}</text><text x="2" y="${H - bottom}">${low.toFixed(2)}</text>`
+        + `<text x="${left}" y="${H - 4}">step 0</text>`
+        + `<text x="${W - right}" y="${H - 4}" text-anchor="end">step ${lastStep}</text>`
+        + `<polyline class="curve" points="${trainPoints}"/>`
+        + (validLosses.length ? `<polyline class="curve valid" points="${validPoints}"/>`
+           + validLosses.map((p) => `<circle class="valid-point" cx="${x(p[0])}" cy="${y(p[1])}" r="3"/>`).join('') : '')
+        + `<g class="legend"><line class="curve" x1="${left + 8}" y1="9" x2="${left + 30}" y2="9"/>`
+        + `<text x="${left + 36}" y="13">training</text>`
+        + (validLosses.length ? `<line class="curve valid" x1="${left + 112}" y1="9" x2="${left + 134}" y2="9"/>`
+           + `<text x="${left + 140}" y="13">validation (held-out stories)</text>` : '')
+        + '</g></svg>';
   }
 
   function setState(state, message) {

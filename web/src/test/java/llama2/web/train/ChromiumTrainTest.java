@@ -58,7 +58,7 @@ class ChromiumTrainTest {
     }
 
     @Test
-    void twoWorkersTrainTheCommandLinesModelAndTheStoryViewWritesWithIt() {
+    void twoWorkersTrainTheCommandLinesModelAndTheStoryViewWritesWithIt() throws Exception {
         open();
         browser.element("train-start").click();
         awaitTrainState("done");
@@ -67,8 +67,18 @@ class ChromiumTrainTest {
         assertEquals(RUN.steps(), losses.length);
         assertTrue(losses[losses.length - 1] < losses[0] - 0.5, "the loss falls: " + Arrays.toString(losses));
         assertTrue(Integer.parseInt(browser.element("train-loss").getAttribute("data-tokps")) > 0);
+        // the validation loss on the held-out tenth: before the first step, every 5 steps and after the last
+        double[][] valid = validLosses();
+        assertArrayEquals(new double[] {0, 5, 10, 15, 20, 24}, Arrays.stream(valid).mapToDouble(p -> p[0]).toArray());
+        assertTrue(valid[valid.length - 1][1] < valid[0][1] - 0.5, "the validation loss falls: " + Arrays.deepToString(valid));
+        assertEquals(cli.validLoss(), valid[valid.length - 1][1], 1e-9, "the CLI's validation loss (--valid-data) at the last step");
+        assertTrue(browser.element("train-loss").getAttribute("innerHTML").contains("validation"), "the plot's legend");
         assertArrayEquals(cli.tokenizer(), download("train-download-tokenizer"));
         assertArrayEquals(cli.model(), download("train-download"));
+        Path q8 = dir.resolve("cli/q8.bin");
+        TrainCli.cli(TrainCli.jar().get(), "export", "--model", dir.resolve("cli/run/model.bin").toString(), "--version", "2",
+                "--out", q8.toString());
+        assertArrayEquals(Files.readAllBytes(q8), download("train-download-q8"), "the Q8_0 file, as the CLI's export writes it");
 
         browser.element("train-use").click();
         browser.awaitReady(Duration.ofSeconds(60));
@@ -100,11 +110,13 @@ class ChromiumTrainTest {
     }
 
     @Test
-    void fineTuningTheStoryModelKeepsItsShapeAndTokenizer() throws IOException {
+    void fineTuningStartsFromTheStoryModelsFp32WeightsAsTheCommandLineDoes() throws Exception {
         open("?view=train&mode=finetune&steps=3&workers=1&batch=2&seq=32&lr=0.0003", text);
         browser.element("train-start").click();
         awaitTrainState("done");
         assertEquals(3, losses().length);
+        String status = browser.element("train-status").getText();
+        assertTrue(status.contains("from its fp32 weights"), status);
         byte[] model = download("train-download");
         java.nio.IntBuffer header = java.nio.ByteBuffer.wrap(model).order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
         int[] config = new int[7];
@@ -116,6 +128,44 @@ class ChromiumTrainTest {
         assertArrayEquals(new int[] {shape.dim(), shape.hiddenDim(), shape.nLayers(), shape.nHeads(), shape.nKvHeads(),
                 shape.vocabSize(), 32}, config);
         assertArrayEquals(Files.readAllBytes(Paths.defaultModel().tokenizer()), download("train-download-tokenizer"));
+
+        Path cliDir = Files.createDirectories(dir.resolve("cli-finetune"));
+        Path[] tokens = TrainCli.prepare(TrainCli.jar().get(), text, Paths.defaultModel().tokenizer(), 32, cliDir);
+        TrainCli.cli(TrainCli.jar().get(), "train", "--train-data", tokens[0].toString(), "--out-dir", cliDir.toString(),
+                "--init", story.fp32().toString(), "--kernels", "portable", "--seq-len", "32", "--steps", "3",
+                "--batch", "2", "--lr", "0.0003", "--warmup", "1", "--shards", "1", "--threads", "1", "--seed", "1337");
+        assertArrayEquals(Files.readAllBytes(cliDir.resolve("model.bin")), model, "the CLI's fine-tune of the fp32 weights");
+    }
+
+    @Test
+    void theTrainersWorkersDoNotShardTheStoryModel() {
+        browser.open(server.url() + "?view=train&workers=3");
+        browser.awaitReady(Duration.ofSeconds(60));
+        String facts = browser.element("facts").getAttribute("textContent");
+        assertTrue(facts.contains("parameters") && !facts.contains("3 workers"), facts);
+        assertEquals(browser.script("return chooseWorkers(new URLSearchParams(''))"),
+                browser.script("return chooseWorkers(new URLSearchParams(location.search))"));
+    }
+
+    @Test
+    void anEstimateOfTheTimeIsShownBeforeStart() {
+        open();
+        String estimate = awaitEstimate();
+        assertTrue(estimate.startsWith("About ") && estimate.contains("for 24 steps: an estimate from a warm-up step"), estimate);
+        double seconds = Double.parseDouble(browser.element("train-estimate").getAttribute("data-seconds"));
+        browser.type("train-steps", "48");
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(10))
+                .until(d -> browser.element("train-estimate").getText().contains("for 48 steps"));
+        // the steps multiply the step measured for these settings; no new warm-up
+        assertEquals(2 * seconds, Double.parseDouble(browser.element("train-estimate").getAttribute("data-seconds")), 1e-9 * seconds);
+        assertEquals("idle", trainState());
+    }
+
+    private String awaitEstimate() {
+        new WebDriverWait(browser.driver(), Duration.ofMinutes(2))
+                .withMessage(() -> "no estimate: " + browser.element("train-estimate").getText())
+                .until(d -> browser.element("train-estimate").getText().startsWith("About "));
+        return browser.element("train-estimate").getText();
     }
 
     @Test
@@ -166,6 +216,13 @@ class ChromiumTrainTest {
     private double[] losses() {
         String list = browser.element("train-loss").getAttribute("data-losses");
         return list.isEmpty() ? new double[0] : Arrays.stream(list.split(",")).mapToDouble(Double::parseDouble).toArray();
+    }
+
+    /** The validation losses drawn, as {step, loss} pairs. */
+    private double[][] validLosses() {
+        String list = browser.element("train-loss").getAttribute("data-valid-losses");
+        return list.isEmpty() ? new double[0][] : Arrays.stream(list.split(","))
+                .map(p -> Arrays.stream(p.split(":")).mapToDouble(Double::parseDouble).toArray()).toArray(double[][]::new);
     }
 
     /** Clicks a download button and reads the file it offered. */
