@@ -275,7 +275,7 @@ final class Training {
     /** The weights as a llama2.c file of this version: 0 (fp32, run.c's) or 2 (Q8_0, runq.c's, the CLI's export). */
     byte[] modelFile(int version) {
         ParameterLayout layout = trainer.model.layout;
-        WeightsBridge.requireFinite(trainer.model.params, "the model file");
+        requireFiniteWeights();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             WeightsBridge.write(layout, trainer.model.params, version, out);
@@ -295,7 +295,7 @@ final class Training {
 
     /** The training checkpoint (format 2, the CLI's {@code checkpoint.bin}) to resume from. */
     byte[] checkpointFile(double seconds) {
-        WeightsBridge.requireFinite(trainer.model.params, "the checkpoint");
+        requireFiniteWeights();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             TrainingCheckpoint.write(trainer, trainer.previousSeconds() + seconds, tokenizerId, out);
@@ -325,6 +325,16 @@ final class Training {
     }
 
     // ------------------------------------------------------------------------------ failures
+
+    /** Weights that are not all finite are a diverged run: nothing is written from them. */
+    private void requireFiniteWeights() {
+        float[] params = trainer.model.params;
+        for (int i = 0; i < params.length; i++) {
+            if (!Float.isFinite(params[i])) {
+                throw new Trainer.Diverged(trainer.step(), "weight " + i + " is " + params[i]);
+            }
+        }
+    }
 
     /** A step's loss that is not finite ends the run (the gradient's is checked by the trainer). */
     static void requireFinite(Trainer trainer, double loss) {
