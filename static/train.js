@@ -56,6 +56,7 @@
   let files = null;      // the finished model: {model, tokenizer} ArrayBuffers
   let saved = null;      // the run saved in this browser, if any (see save())
   let text = null;       // the chosen file's bytes (an ArrayBuffer), or null for the pasted text
+  let drawn = null;      // what the plot shows: {losses, validLosses, tokps}, to draw again at another width
   let estimating = null; // the warm-up that times a step, under way: {key, workers}
   let estimateTimer = 0;
   const measured = {};   // seconds per step, by the settings that decide it (see estimateKey)
@@ -160,6 +161,11 @@
     ui.download.addEventListener('click', () => offer('model', 'model.bin'));
     ui.downloadTokenizer.addEventListener('click', () => offer('tokenizer', 'tokenizer.bin'));
     ui.downloadQ8.addEventListener('click', () => offer('q8', 'model-q80.bin'));
+    window.addEventListener('resize', () => {
+      if (drawn) {
+        showLosses(drawn.losses, drawn.validLosses, drawn.tokps);
+      }
+    });
     // A text dropped on the page is the text to train on (the story view's drop loads models).
     ['dragenter', 'dragover', 'dragleave'].forEach((name) => window.addEventListener(name, (event) => {
       event.preventDefault();
@@ -439,7 +445,11 @@
     }
     return run.workers[0].ask({type: 'validate'}).then((m) => {
       run.validLosses.push([run.step, m.loss]);
-      showLosses(run.losses, run.validLosses, currentTokps());
+      if (run.stepsHere > 0) {
+        showProgress();
+      } else {
+        showLosses(run.losses, run.validLosses, 0);
+      }
     });
   }
 
@@ -800,6 +810,7 @@
    * dashed line, at the steps it was measured) against the step, on one scale, with a legend.
    */
   function showLosses(losses, validLosses, tokps) {
+    drawn = {losses, validLosses, tokps};
     ui.loss.dataset.losses = losses.map((l) => String(l)).join(',');
     ui.loss.dataset.validLosses = validLosses.map((p) => `${p[0]}:${p[1]}`).join(',');
     ui.loss.dataset.tokps = String(Math.round(tokps));
@@ -807,7 +818,9 @@
       ui.loss.textContent = '';
       return;
     }
-    const W = 600, H = 200, left = 40, bottom = 20, right = 8, top = 22;
+    // as wide as drawn (up to 600), so that the labels keep their size on a phone
+    const W = Math.round(Math.max(320, Math.min(600, ui.loss.clientWidth || 600))), H = W < 500 ? 180 : 200;
+    const left = 40, bottom = 20, right = 8, top = 22;
     const all = losses.concat(validLosses.map((p) => p[1]));
     const high = Math.max.apply(null, all), low = Math.min.apply(null, all);
     const span = Math.max(high - low, 1e-6);
