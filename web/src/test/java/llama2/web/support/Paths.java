@@ -29,8 +29,8 @@ public final class Paths {
         return site().resolve("models");
     }
 
-    /** The default model: the first entry of the site's {@code models.json}; {@code fp32}: its fp32 weights. */
-    public record DefaultModel(String id, Path model, Path tokenizer, Path fp32) {}
+    /** The default model: the first entry of the site's {@code models.json}. */
+    public record DefaultModel(String id, Path model, Path tokenizer) {}
 
     public static DefaultModel defaultModel() {
         return defaultModel(site());
@@ -41,18 +41,7 @@ public final class Paths {
         try {
             String manifest = Files.readString(site.resolve("models/models.json"));
             String first = manifest.substring(manifest.indexOf('{'), manifest.indexOf('}') + 1);
-            Path model = site.resolve(field(first, "model"));
-            Path fp32 = model;
-            Matcher twin = Pattern.compile("\"fp32\"\\s*:\\s*\"([^\"]*)\"").matcher(first);
-            if (twin.find()) {
-                int at = manifest.indexOf("\"id\": \"" + twin.group(1) + "\"");
-                if (at < 0) {
-                    throw new IllegalStateException("models.json: the first entry's fp32 twin \"" + twin.group(1) + "\" is not listed");
-                }
-                String entry = manifest.substring(manifest.lastIndexOf('{', at), manifest.indexOf('}', at) + 1);
-                fp32 = site.resolve(field(entry, "model"));
-            }
-            return new DefaultModel(field(first, "id"), model, site.resolve(field(first, "tokenizer")), fp32);
+            return new DefaultModel(field(first, "id"), site.resolve(field(first, "model")), site.resolve(field(first, "tokenizer")));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

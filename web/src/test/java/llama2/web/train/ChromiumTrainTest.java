@@ -34,6 +34,9 @@ class ChromiumTrainTest {
     static final String SETTINGS = "?view=train&mode=scratch&preset=tiny&steps=24&workers=2&batch=4&seq=32&vocab=300"
             + "&lr=0.003&seed=7";
 
+    /** The default model's fp32 twin (its "fp32" in models.json), which a fine-tune starts from. */
+    static final String FP32_TWIN = "stories1.5M-java";
+
     @TempDir
     static Path dir;
     static Path text;
@@ -132,7 +135,7 @@ class ChromiumTrainTest {
         Path cliDir = Files.createDirectories(dir.resolve("cli-finetune"));
         Path[] tokens = TrainCli.prepare(TrainCli.jar().get(), text, Paths.defaultModel().tokenizer(), 32, cliDir);
         TrainCli.cli(TrainCli.jar().get(), "train", "--train-data", tokens[0].toString(), "--out-dir", cliDir.toString(),
-                "--init", story.fp32().toString(), "--kernels", "portable", "--seq-len", "32", "--steps", "3",
+                "--init", Paths.siteModel(FP32_TWIN).model().toString(), "--kernels", "portable", "--seq-len", "32", "--steps", "3",
                 "--batch", "2", "--lr", "0.0003", "--warmup", "1", "--shards", "1", "--threads", "1", "--seed", "1337");
         assertArrayEquals(Files.readAllBytes(cliDir.resolve("model.bin")), model, "the CLI's fine-tune of the fp32 weights");
     }
