@@ -40,7 +40,7 @@
   };
   const FINETUNE = {batch: 8, lr: '0.0003'};
   /** The story model's shape (the default model, models/): what a fine-tune trains. */
-  const STORY_SHAPE = {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, vocab: 2048};
+  const STORY_SHAPE = {dim: 256, hidden: 704, layers: 6, heads: 8, kvHeads: 8, vocab: 2048}; // stories5M-java
   const SAMPLE_TOKENS = 80;
   const DB_NAME = 'llama2-train';
   const SAVE_EVERY_SECONDS = 60;

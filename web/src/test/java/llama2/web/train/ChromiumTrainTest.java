@@ -35,7 +35,7 @@ class ChromiumTrainTest {
             + "&lr=0.003&seed=7";
 
     /** The default model's fp32 twin (its "fp32" in models.json), which a fine-tune starts from. */
-    static final String FP32_TWIN = "stories1.5M-java";
+    static final String FP32_TWIN = "stories5M-java";
 
     @TempDir
     static Path dir;
