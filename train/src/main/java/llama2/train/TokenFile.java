@@ -160,6 +160,11 @@ public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
 
     /** Stories {@code from} to {@code to} (exclusive) of {@code encoded}, concatenated. */
     public static TokenFile of(Tokenizer tokenizer, int[][] encoded, int from, int to) {
+        return new TokenFile(tokenizer.vocabSize(), fingerprint(tokenizer), concatenate(encoded, from, to));
+    }
+
+    /** The tokens of stories {@code from} to {@code to} (exclusive) of {@code encoded}, one after another. */
+    public static int[] concatenate(int[][] encoded, int from, int to) {
         int total = 0;
         for (int s = from; s < to; s++) {
             total += encoded[s].length;
@@ -170,7 +175,7 @@ public record TokenFile(int vocabSize, long tokenizerId, int[] tokens) {
             System.arraycopy(encoded[s], 0, tokens, at, encoded[s].length);
             at += encoded[s].length;
         }
-        return new TokenFile(tokenizer.vocabSize(), fingerprint(tokenizer), tokens);
+        return tokens;
     }
 
     /** Writes the file atomically and durably. */

@@ -116,7 +116,7 @@ final class Training {
 
     /** Every story encoded with BOS in front, concatenated: the CLI's {@code prepare}. */
     static int[] encode(Tokenizer tokenizer, List<String> stories) {
-        return concatenate(encodeEach(tokenizer, stories), 0, stories.size());
+        return TokenFile.concatenate(encodeEach(tokenizer, stories), 0, stories.size());
     }
 
     private static int[][] encodeEach(Tokenizer tokenizer, List<String> stories) {
@@ -125,20 +125,6 @@ final class Training {
             encoded[s] = tokenizer.encode(stories.get(s), true, false);
         }
         return encoded;
-    }
-
-    private static int[] concatenate(int[][] encoded, int from, int to) {
-        int total = 0;
-        for (int s = from; s < to; s++) {
-            total += encoded[s].length;
-        }
-        int[] tokens = new int[total];
-        int at = 0;
-        for (int s = from; s < to; s++) {
-            System.arraycopy(encoded[s], 0, tokens, at, encoded[s].length);
-            at += encoded[s].length;
-        }
-        return tokens;
     }
 
     /** The tokens to train on and those held out for the validation loss (an empty array: none held out). */
@@ -158,7 +144,8 @@ final class Training {
             lengths[s] = encoded[s].length;
         }
         int n = encoded.length, held = TokenFile.heldOutStories(lengths, seqLen);
-        return new Split(requireWindow(concatenate(encoded, 0, n - held), seqLen), concatenate(encoded, n - held, n));
+        return new Split(requireWindow(TokenFile.concatenate(encoded, 0, n - held), seqLen),
+                TokenFile.concatenate(encoded, n - held, n));
     }
 
     private static int[] requireWindow(int[] tokens, int seqLen) {
