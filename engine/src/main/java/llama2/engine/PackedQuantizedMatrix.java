@@ -34,25 +34,6 @@ public final class PackedQuantizedMatrix implements Matrix {
     private final byte[] rest;      // the rows after the last whole block, row-major
     private final float[] scales;
 
-    private PackedQuantizedMatrix(QuantizedMatrix q) {
-        rows = q.rows();
-        cols = q.cols();
-        groupSize = q.groupSize();
-        blockedRows = q.blockedRows();
-        scales = q.scales();
-        byte[] values = q.blockedValues(); // blocks column by column: the eight bytes of a column in a row
-        blocked = new long[blockedRows * cols / BLOCK];
-        for (int c = 0; c < blocked.length; c++) {
-            long column = 0;
-            for (int k = BLOCK - 1; k >= 0; k--) {
-                column = column << 8 | (values[c * BLOCK + k] & 0xFF);
-            }
-            blocked[c] = column;
-        }
-        rest = new byte[(rows - blockedRows) * cols];
-        System.arraycopy(values, blockedRows * cols, rest, 0, rest.length);
-    }
-
     /**
      * An all-zero matrix for {@link #setRow} to fill (a reader, as the rows arrive, so the
      * unpacked values never exist), with {@code scales} (row-major, one per group), which the
@@ -93,7 +74,15 @@ public final class PackedQuantizedMatrix implements Matrix {
 
     /** {@code m} packed, if it is a quantized matrix with groups small enough; else {@code m}. */
     public static Matrix of(Matrix m) {
-        return m instanceof QuantizedMatrix q && packs(q.groupSize()) ? new PackedQuantizedMatrix(q) : m;
+        if (!(m instanceof QuantizedMatrix q) || !packs(q.groupSize())) {
+            return m;
+        }
+        PackedQuantizedMatrix packed = new PackedQuantizedMatrix(q.rows(), q.cols(), q.groupSize(), q.scales());
+        byte[] values = q.values(); // row-major
+        for (int row = 0; row < q.rows(); row++) {
+            packed.setRow(row, values, row * q.cols());
+        }
+        return packed;
     }
 
     @Override
