@@ -134,6 +134,8 @@
   const READ = 1 << 20;    // a File is read a megabyte at a time, which is the size of the engine's
                            // inbox (WorkerExports.modelInbox): the bytes go through it, no garbage
   let loads = 0;           // a newer 'load' message abandons the one being read
+  const STALL = 15000;     // ms without a chunk before a File is read another way (readBlob)
+  const STALLED = new Error('no bytes arrived in time');
 
   /**
    * The tokenizer first (it is small), then the model, a chunk at a time straight into the
@@ -308,9 +310,6 @@
       }
     });
   }
-
-  const STALL = 15000;
-  const STALLED = new Error('no bytes arrived in time');
 
   /** The promise's outcome, or STALLED if it has none after `ms` milliseconds. */
   function withinTime(promise, ms) {
