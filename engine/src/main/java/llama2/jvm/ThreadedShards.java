@@ -1,7 +1,5 @@
 package llama2.jvm;
 
-import java.util.concurrent.BrokenBarrierException;
-import java.util.concurrent.CyclicBarrier;
 import llama2.engine.Exchange;
 import llama2.engine.Transformer;
 import llama2.engine.Weights;
@@ -9,13 +7,24 @@ import llama2.engine.Weights;
 /**
  * A model split into shards on platform threads: the caller's thread runs shard 0, the
  * {@link #transformer()}; each other shard runs on a daemon thread of its own and follows shard 0
- * step by step. Shards meet at a barrier after each sharded step (waits block, they do not spin),
- * so a busy neighbour core is not burned by a waiting shard. {@link #close} ends the threads.
+ * step by step. Shards meet at a barrier after each sharded step ({@link ShardBarrier}): a waiting
+ * shard spins for at most {@link #SPIN_NANOS}, then blocks, so a busy neighbour core is not burned
+ * by a shard that waits long. {@link #close} ends the threads; a shard waiting for one that ended
+ * learns it ({@code IllegalStateException}, "the shards were stopped") instead of waiting forever.
  */
 public final class ThreadedShards implements AutoCloseable {
+    /**
+     * How long a shard spins before it sleeps. A step's shards reach the barrier within a few
+     * microseconds of each other; waking a parked thread on a 2-core virtual machine costs about as
+     * much as a small step (tens of microseconds: 34 barriers per token on the 42M shape left each
+     * of 2 shards waiting 3.6-3.9 ms of a 10 ms token; spinning first, under 1 ms). Measured with
+     * a step's shards spinning as long as needed, 96% of the waits ended within 50 µs.
+     */
+    static final long SPIN_NANOS = 50_000;
+
     private final Transformer lead;
     private final Thread[] followers;
-    private final CyclicBarrier barrier;
+    private final ShardBarrier barrier;
     // Each exchange writes one staging vector and reads it back after the barrier; alternating
     // two means no shard overwrites a vector another may still be reading.
     private final float[][] staging;
@@ -37,7 +46,7 @@ public final class ThreadedShards implements AutoCloseable {
             throw new IllegalArgumentException("shards must be at least 1, found " + shards);
         }
         var c = perShard[0].config();
-        barrier = new CyclicBarrier(shards);
+        barrier = new ShardBarrier(shards, SPIN_NANOS);
         staging = new float[2][Math.max(c.vocabSize(), Math.max(c.dim(), c.hiddenDim()))];
         followers = new Thread[shards - 1];
         for (int s = 1; s < shards; s++) {
@@ -78,8 +87,8 @@ public final class ThreadedShards implements AutoCloseable {
                 barrier.await(); // the lead's begin()
                 follower.forward(token, pos);
             }
-        } catch (InterruptedException | BrokenBarrierException | IllegalStateException e) {
-            barrier.reset(); // whoever waits learns that this shard is gone
+        } catch (InterruptedException | ShardBarrier.Broken | IllegalStateException e) {
+            barrier.breakUp(); // whoever waits, now or later, learns that this shard is gone
         }
     }
 
@@ -87,7 +96,8 @@ public final class ThreadedShards implements AutoCloseable {
     private void await() {
         try {
             barrier.await();
-        } catch (InterruptedException | BrokenBarrierException e) {
+        } catch (InterruptedException | ShardBarrier.Broken e) {
+            barrier.breakUp();
             throw new IllegalStateException("the shards were stopped", e);
         }
     }
@@ -115,7 +125,8 @@ public final class ThreadedShards implements AutoCloseable {
             parity ^= 1;
             System.arraycopy(v, from, shared, from, to - from);
             await();
-            System.arraycopy(shared, 0, v, 0, v.length);
+            System.arraycopy(shared, 0, v, 0, from); // the other shards' parts; this one's is in place
+            System.arraycopy(shared, to, v, to, v.length - to);
         }
     }
 }
