@@ -9,6 +9,7 @@
  *          settings: {steps, batch, lr, warmup, shards, seed}}          a new model
  *   {type: 'finetune', text, model, tokenizer, seqLen, settings}        a llama2.c checkpoint
  *   {type: 'resume', checkpoint, text, tokenizer}                       a saved run
+ *   {type: 'shape', head, size, name}    a model file's shape, from its first bytes and its size
  *   {type: 'rehearse', shape: {dim, hidden, layers, heads, kvHeads, seqLen, vocab}, settings}
  *                                        a model of that shape on made-up tokens, to time steps
  *   {type: 'step'}                       one optimizer step over every shard (one worker)
@@ -21,7 +22,8 @@
  *
  * Messages the worker sends: {type: 'engine', engine: 'wasm'|'js'} once, then one answer per
  * message: {type: 'tokenizer', tokenizer}, {type: 'ready', info}, {type: 'step', step, loss, lr,
- * tokens}, {type: 'gradients', shards, losses, gradients: [buffer]}, {type: 'valid', loss},
+ * tokens}, {type: 'shape', shape: {dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSize, seqLen,
+ * sharedClassifier, parameters}}, {type: 'gradients', shards, losses, gradients: [buffer]}, {type: 'valid', loss},
  * {type: 'sample', text},
  * {type: 'files', model, q8, tokenizer}, {type: 'checkpoint', checkpoint, step}, or
  * {type: 'error', message} (a sentence for people).
@@ -111,6 +113,8 @@
             m.shape.kvHeads, m.shape.vocab, m.shape.seqLen, s.steps, s.batch, String(s.lr), s.warmup, s.shards, s.seed)};
       case 'resume':
         return {type: 'ready', info: call('resume', m.checkpoint, m.text, m.tokenizer)};
+      case 'shape':
+        return {type: 'shape', shape: call('modelShape', m.head, m.size, m.name)};
       case 'step':
         return Object.assign({type: 'step'}, call('trainStep'));
       case 'gradients': {

@@ -2,8 +2,9 @@
  * The Train view (?view=train): a text in, a model out, trained in this tab by the Java trainer
  * (train/) compiled to WebAssembly, in one or more training workers (train-worker.js).
  *
- * A run from scratch learns a BPE tokenizer from the text, then trains a new model; a fine-tune
- * starts from the story model. With several workers the run is data-parallel: each step, every
+ * A run from scratch learns a BPE tokenizer from the text, then trains a new model of a preset's
+ * shape; a fine-tune starts from the story model (its fp32 twin) or from the visitor's model
+ * files, whose shape (for the time estimate and the memory check) is read from the file's header. With several workers the run is data-parallel: each step, every
  * worker computes the gradients of its shards (shard w goes to worker w mod workers), the page
  * hands each worker the others' gradients, and every worker sums them in shard order and applies
  * the same AdamW step, so the weights do not depend on timing, and equal those of
@@ -12,9 +13,12 @@
  * The run is saved in this browser (IndexedDB) every few steps and when stopped: the trainer's own
  * checkpoint, with the text and tokenizer; a reload offers to continue it.
  *
- * Test hooks: #train-text, #train-mode, #train-preset, #train-steps, #train-start, #train-stop,
- * #train-use, #train-download, #train-download-q8, #train-download-tokenizer, body[data-train-state] (idle, training,
- * paused, done, error), #train-loss[data-losses, data-valid-losses, data-tokps], #train-status.
+ * Test hooks: #train-text, #train-mode, #train-preset, #train-base (story, files), #train-model-file,
+ * #train-tokenizer-file, #train-steps, #train-start, #train-stop, #train-use, #train-download, #train-download-q8,
+ * #train-download-tokenizer, body[data-train-state] (idle, training, paused, done, error),
+ * #train-loss[data-losses, data-valid-losses, data-tokps], #train-numbers, #train-status,
+ * #train-base-facts[data-parameters] (the model to fine-tune, from its header),
+ * #train-estimate[data-seconds, data-seconds-per-step, data-parameters] (the timed warm-up's model).
  *
  * The last tenth of the stories (more if that is less than one window) is held out of training;
  * the loss on it, the validation loss, is measured every few steps and drawn beside the training
@@ -33,14 +37,14 @@
   document.body.dataset.view = 'train';
   document.getElementById('train').hidden = false;
 
-  /** Model shapes by what they cost; tiny is stories260K's shape with a 256-token window. */
+  /** Model shapes by what they cost: tiny is stories260K's shape with a 256-token window, small stories1.5M's. */
   const PRESETS = {
     tiny: {dim: 64, hidden: 172, layers: 5, heads: 8, kvHeads: 4, seqLen: 256, vocab: 512, batch: 8, lr: '0.001'},
     small: {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, seqLen: 256, vocab: 2048, batch: 16, lr: '0.001'}
   };
   const FINETUNE = {batch: 8, lr: '0.0003'};
-  /** The story model's shape (the default model, models/): what a fine-tune trains. */
-  const STORY_SHAPE = {dim: 256, hidden: 704, layers: 6, heads: 8, kvHeads: 8, vocab: 2048}; // stories5M-java
+  /** Enough of a model file to read its shape: the longest header (version 1 and 2: 256 bytes). */
+  const HEADER_BYTES = 256;
   const SAMPLE_TOKENS = 80;
   const DB_NAME = 'llama2-train';
   const SAVE_EVERY_SECONDS = 60;
@@ -49,7 +53,8 @@
   ['train-text', 'train-paste', 'train-mode', 'train-preset', 'train-preset-row', 'train-steps', 'train-lr',
    'train-workers', 'train-batch', 'train-seq', 'train-vocab', 'train-seed', 'train-cli', 'train-start', 'train-stop',
    'train-discard', 'train-status', 'train-loss', 'train-numbers', 'train-sample', 'train-use', 'train-download',
-   'train-download-tokenizer', 'train-download-q8', 'train-estimate']
+   'train-download-tokenizer', 'train-download-q8', 'train-estimate', 'train-base', 'train-base-row', 'train-base-files',
+   'train-model-file', 'train-tokenizer-file', 'train-base-facts']
       .forEach((id) => { ui[id.replace(/^train-/, '').replace(/-(\w)/g, (_, c) => c.toUpperCase())] = document.getElementById(id); });
 
   let run = null;        // the run in this tab: see newRun()
@@ -59,13 +64,18 @@
   let drawn = null;      // what the plot shows: {losses, validLosses, tokps}, to draw again at another width
   let estimating = null; // the warm-up that times a step, under way: {key, workers}
   let estimateTimer = 0;
-  const measured = {};   // seconds per step, by the settings that decide it (see estimateKey)
+  let estimateNumber = 0; // counts the settings estimated, so that a late answer about older ones is dropped
+  const measured = {};   // a step's seconds and the model's parameters, by the settings that decide them (see estimateKey)
+  const shapes = {};     // the shapes of the models a fine-tune may start from, by baseKey (promises)
+  let listed = null;     // the story model's entries in models/models.json (a promise)
+  let baseNumber = 0;    // counts the models chosen to fine-tune, so that a late answer about another is dropped
 
   applySettingsFromUrl();
   bind();
   setState('idle', 'Give a text: a .txt file or pasted text.');
   showCommand();
   loadSaved();
+  showBase();
   estimateSoon();
 
   // ---- Settings ----------------------------------------------------------------------------
@@ -87,11 +97,19 @@
     });
   }
 
+  /** In a fine-tune, the choice of the model to start from, and file pickers when it is the visitor's files. */
+  function showBaseChoice() {
+    const finetune = ui.mode.value === 'finetune';
+    ui.baseRow.hidden = !finetune;
+    ui.baseFiles.hidden = !finetune || ui.base.value !== 'files';
+  }
+
   /** A preset fills in the window, batch, vocabulary and learning rate it goes with. */
   function applyPreset() {
     const p = PRESETS[ui.preset.value];
     const finetune = ui.mode.value === 'finetune';
     ui.presetRow.hidden = finetune;
+    showBaseChoice();
     ui.vocab.disabled = finetune;
     ui.batch.value = String(finetune ? FINETUNE.batch : p.batch);
     ui.seq.value = String(p.seqLen);
@@ -148,8 +166,10 @@
   }
 
   function bind() {
-    ui.mode.addEventListener('change', () => { applyPreset(); showCommand(); });
+    ui.mode.addEventListener('change', () => { applyPreset(); showCommand(); showBase(); });
     ui.preset.addEventListener('change', () => { applyPreset(); showCommand(); });
+    ui.base.addEventListener('change', () => { showBaseChoice(); showBase(); estimateSoon(); });
+    [ui.modelFile, ui.tokenizerFile].forEach((f) => f.addEventListener('change', () => { showBase(); estimateSoon(); }));
     [ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab, ui.seed].forEach((f) => f.addEventListener('input', showCommand));
     [ui.mode, ui.preset].forEach((f) => f.addEventListener('change', estimateSoon));
     [ui.steps, ui.workers, ui.batch, ui.seq, ui.vocab].forEach((f) => f.addEventListener('input', estimateSoon));
@@ -192,6 +212,16 @@
     };
     reader.onerror = () => fail(`Could not read ${file.name} from your disk.`);
     reader.readAsArrayBuffer(file);
+  }
+
+  /** A file from the visitor's disk, as an ArrayBuffer. */
+  function readBlob(blob) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(reader.result);
+      reader.onerror = () => reject(new Error(`Could not read ${blob.name || 'a file'} from your disk.`));
+      reader.readAsArrayBuffer(blob);
+    });
   }
 
   function textBytes() {
@@ -246,7 +276,7 @@
   // ---- A run ---------------------------------------------------------------------------------
 
   function newRun(s, workers) {
-    return {settings: s, workers, info: null, losses: [], validLosses: [], stopRequested: false, seconds: 0, tokensAtStart: 0,
+    return {settings: s, workers, info: null, losses: [], validLosses: [], stopRequested: false, seconds: 0, tokensAtStart: 0, tokps: 0,
             startedAt: 0, stepsHere: 0, resumedSeconds: 0, text: null, tokenizer: null, lastSave: 0, savedStep: 0, step: 0, saveFailed: false};
   }
 
@@ -271,23 +301,36 @@
       fail('Give a text first: choose a .txt file or paste some text.');
       return;
     }
-    const memory = memoryNeeded(s);
-    if (memory.refusal) {
-      fail(memory.refusal);
-      return;
-    }
     cancelEstimate();
+    setState('training', 'Checking the model…');
+    runShape(s).then((shape) => {
+      if (!shape) {
+        fail('Choose the model file to fine-tune and its tokenizer file first.');
+        return;
+      }
+      const memory = memoryNeeded(s, shape);
+      if (memory.refusal) {
+        fail(memory.refusal);
+        return;
+      }
+      launch(s, bytes);
+    }, (failure) => fail(failure && failure.message || String(failure)));
+  }
+
+  /** A new run: its workers, its tokenizer (learned, or the model's), the model, a first look at it, then steps. */
+  function launch(s, bytes) {
     files = null;
     showFiles();
+    ui.numbers.textContent = '';
     run = newRun(s, []);
     run.text = bytes;
     for (let i = 0; i < s.workers; i++) {
       run.workers.push(startWorker());
     }
-    setState('training', s.mode === 'scratch' ? 'Learning a tokenizer from your text…' : 'Fetching the story model…');
+    setState('training', s.mode === 'scratch' ? 'Learning a tokenizer from your text…' : 'Reading the model…');
     const tokenizerReady = s.mode === 'scratch'
       ? run.workers[0].ask({type: 'tokenizer', text: copy(bytes), vocab: s.vocab}).then((m) => m.tokenizer)
-      : storyModel().then((model) => { run.model = model.model; run.note = model.note; return model.tokenizer; });
+      : baseModel().then((model) => { run.model = model.model; run.note = model.note; return model.tokenizer; });
     tokenizerReady.then((tokenizer) => {
       run.tokenizer = tokenizer;
       say(run.note ? `${run.note} Preparing…` : 'Preparing the model…');
@@ -308,21 +351,148 @@
     }).catch((failure) => failRun(failure));
   }
 
+  // ---- The model a fine-tune starts from ----------------------------------------------------
+
   /**
-   * The story view's model (the first of models/models.json, or ?model=), from the page's model
-   * store or the network: its fp32 weights when the list names them ("fp32": a Q8_0 model's twin),
-   * since a fine-tune from Q8_0 starts from rounded weights; a Q8_0 file alone is used, and said so.
+   * The story view's model (the first of models/models.json, or ?model=) and the entry a fine-tune
+   * of it reads: its fp32 weights when the list names them ("fp32": a Q8_0 model's twin), since a
+   * fine-tune from Q8_0 starts from rounded weights; a Q8_0 file alone is used, and said so.
    */
-  function storyModel() {
-    return fetch('models/models.json').then((r) => r.json()).then((list) => {
-      const entry = list.find((e) => e.id === query.get('model')) || list[0];
-      const start = entry.fp32 && list.find((e) => e.id === entry.fp32) || entry;
-      say(`Fetching ${start.name}…`);
-      return Promise.all([start.model, start.tokenizer].map(bytesOf)).then((both) => {
+  function storyEntries() {
+    if (!listed) {
+      listed = fetch('models/models.json').then((r) => r.json()).then((list) => {
+        const entry = list.find((e) => e.id === query.get('model')) || list[0];
+        return {entry, start: entry.fp32 && list.find((e) => e.id === entry.fp32) || entry};
+      });
+      listed.catch(() => { listed = null; });
+    }
+    return listed;
+  }
+
+  /**
+   * The model chosen to fine-tune: {key, name, header(), files()}, the story model or the
+   * visitor's files (null while one of those is missing). header() gives the file's first bytes
+   * and its size, files() the model's and the tokenizer's bytes.
+   */
+  function chosenBase() {
+    if (ui.base.value === 'files') {
+      const model = ui.modelFile.files[0], tokenizer = ui.tokenizerFile.files[0];
+      return Promise.resolve(!model || !tokenizer ? null : {
+        key: `files/${model.name}/${model.size}/${model.lastModified}`, name: model.name,
+        header: () => readBlob(model.slice(0, HEADER_BYTES)).then((head) => ({head, size: model.size})),
+        files: () => Promise.all([readBlob(model), readBlob(tokenizer)])});
+    }
+    return storyEntries().then((e) => ({
+      key: `story/${e.start.model}`, name: e.start.name,
+      header: () => headerOf(e.start.model, e.start.bytes),
+      files: () => Promise.all([e.start.model, e.start.tokenizer].map(bytesOf))}));
+  }
+
+  /**
+   * The shape of the model chosen to fine-tune ({dim, hiddenDim, nLayers, nHeads, nKvHeads,
+   * vocabSize, sharedClassifier, parameters, name}), read from its file's header by the trainer
+   * (the loader's own checks, so a file that is not a model is said so); null while no file is chosen.
+   */
+  function baseShape() {
+    return chosenBase().then((base) => {
+      if (!base) {
+        return null;
+      }
+      if (!shapes[base.key]) {
+        shapes[base.key] = base.header().then((h) => {
+          const reader = startWorker();
+          const done = () => reader.worker.terminate();
+          return reader.ask({type: 'shape', head: h.head, size: h.size, name: base.name}, [h.head])
+              .then((m) => { done(); return m.shape; }, (failure) => { done(); throw failure; });
+        });
+        shapes[base.key].catch(() => { delete shapes[base.key]; }); // a file that failed is read again when asked again
+      }
+      return shapes[base.key].then((shape) => Object.assign({name: base.name}, shape));
+    });
+  }
+
+  /** The first bytes of a listed model and its size: from the page's model store, or the start of its download. */
+  function headerOf(url, listedBytes) {
+    const stored = typeof caches === 'object'
+      ? caches.open('llama2-models-v1').then((c) => c.match(url)).catch(() => null) : Promise.resolve(null);
+    return stored.then((hit) => {
+      if (hit) {
+        return hit.arrayBuffer().then((b) => ({head: b.slice(0, HEADER_BYTES), size: b.byteLength}));
+      }
+      return fetch(url).then((r) => {
+        if (!r.ok) {
+          throw new Error(`Could not download ${url} (HTTP ${r.status}).`);
+        }
+        // a compressed download's length is not the file's: then the list's count of bytes
+        const length = r.headers.get('Content-Encoding') ? 0 : Number(r.headers.get('Content-Length'));
+        const size = length || listedBytes;
+        const reader = r.body.getReader();
+        const head = new Uint8Array(HEADER_BYTES);
+        let got = 0;
+        const more = () => reader.read().then((part) => {
+          if (!part.done) {
+            const n = Math.min(part.value.byteLength, HEADER_BYTES - got);
+            head.set(part.value.subarray(0, n), got);
+            got += n;
+          }
+          if (part.done || got === HEADER_BYTES) {
+            reader.cancel().catch(() => {});
+            return {head: head.slice(0, got).buffer, size: size || got};
+          }
+          return more();
+        });
+        return more();
+      });
+    });
+  }
+
+  /** The shape a run trains: the preset's (from scratch) or the chosen model's; null while no model file is chosen. */
+  function runShape(s) {
+    if (s.mode === 'scratch') {
+      const p = PRESETS[s.preset];
+      return Promise.resolve({dim: p.dim, hidden: p.hidden, layers: p.layers, heads: p.heads, kvHeads: p.kvHeads,
+                              vocab: s.vocab, shared: true});
+    }
+    return baseShape().then((b) => b && {dim: b.dim, hidden: b.hiddenDim, layers: b.nLayers, heads: b.nHeads,
+                                          kvHeads: b.nKvHeads, vocab: b.vocabSize, shared: b.sharedClassifier});
+  }
+
+  /** Says what the chosen model is, or what is missing; its vocabulary is the fine-tune's. */
+  function showBase() {
+    if (ui.mode.value !== 'finetune') {
+      return;
+    }
+    const mine = ++baseNumber;
+    ui.baseFacts.textContent = ui.base.value === 'files' && !(ui.modelFile.files[0] && ui.tokenizerFile.files[0])
+      ? 'Choose a llama2.c model file (.bin, versions 0, 1 or 2) and its tokenizer.' : 'Reading the model\'s shape…';
+    storyEntries().then((e) => { ui.base.options[0].textContent = `the story model: ${e.start.name}`; }, () => {});
+    baseShape().then((b) => {
+      if (mine !== baseNumber || !b) {
+        return;
+      }
+      ui.vocab.value = String(b.vocabSize);
+      ui.baseFacts.textContent = `${b.name}: dim ${b.dim}, hidden ${b.hiddenDim}, ${b.nLayers} layers, ${b.nHeads} heads`
+          + ` (${b.nKvHeads} key/value), vocabulary ${b.vocabSize}, ${(b.parameters / 1e6).toFixed(2)} M parameters,`
+          + ' all of them trained.';
+      ui.baseFacts.dataset.parameters = String(b.parameters);
+    }, (failure) => {
+      if (mine === baseNumber) {
+        ui.baseFacts.textContent = failure && failure.message || String(failure);
+        delete ui.baseFacts.dataset.parameters;
+      }
+    });
+  }
+
+  /** The chosen model's files and a word on its weights (a Q8_0 file starts from rounded ones). */
+  function baseModel() {
+    return chosenBase().then((base) => {
+      say(`Reading ${base.name}…`);
+      return base.files().then((both) => {
         const q8 = isQ8(both[0]);
-        return {model: both[0], tokenizer: both[1], name: start.name,
-                note: q8 ? `Fine-tuning ${start.name} from its Q8_0 weights, dequantized: no fp32 file of it is listed,`
-                  + ' so it starts from slightly rounded weights.' : `Fine-tuning ${start.name} from its fp32 weights.`};
+        return {model: both[0], tokenizer: both[1],
+                note: q8 ? `Fine-tuning ${base.name} from its Q8_0 weights, dequantized: no fp32 file of it`
+                  + `${ui.base.value === 'files' ? ' was given' : ' is listed'}, so it starts from slightly rounded weights.`
+                  : `Fine-tuning ${base.name} from its fp32 weights.`};
       });
     });
   }
@@ -351,11 +521,10 @@
    * Memory the run needs (the trainer's arrays: weights, their transpose, AdamW's two moments,
    * and per shard a gradient and the activations of one window), against what this device has.
    */
-  function memoryNeeded(s) {
-    const p = s.mode === 'scratch' ? PRESETS[s.preset] : STORY_SHAPE;
-    const d = p.dim, h = p.hidden, L = p.layers, H = p.heads, kv = d / p.heads * p.kvHeads, n = s.seqLen;
-    const vocab = s.mode === 'scratch' ? s.vocab : STORY_SHAPE.vocab;
-    const params = vocab * d + L * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * h) + d;
+  function memoryNeeded(s, shape) {
+    const d = shape.dim, h = shape.hidden, L = shape.layers, H = shape.heads, kv = d / shape.heads * shape.kvHeads, n = s.seqLen;
+    const vocab = shape.vocab;
+    const params = vocab * d * (shape.shared ? 1 : 2) + L * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * h) + d;
     const activations = L * (7 * n * d + 2 * n * kv + 2 * H * n * n + 3 * n * h + 2 * n) + n * vocab + 4 * n * d + 3 * n * h + n * n;
     const perWorker = 4 * (4 * params + Math.ceil(s.shards / s.workers) * (params + activations));
     const total = perWorker * s.workers;
@@ -535,20 +704,25 @@
   // ---- Time estimate before Start ---------------------------------------------------------
 
   /** The settings a step's time depends on (not the text, the steps or the learning rate). */
-  function estimateKey(s) {
-    return [s.mode, s.mode === 'scratch' ? s.preset : 'story', s.seqLen, s.batch, s.workers,
-            s.mode === 'scratch' ? s.vocab : 0].join('/');
+  function estimateKey(s, shape) {
+    return [shape.dim, shape.hidden, shape.layers, shape.heads, shape.kvHeads, shape.vocab, shape.shared, s.seqLen, s.batch,
+            s.workers].join('/');
   }
 
   /** After the settings change (and settle), measure or reuse the time of a step of this run. */
   function estimateSoon() {
     clearTimeout(estimateTimer);
+    estimateNumber++;
     estimateTimer = setTimeout(estimate, 700);
   }
 
-  function estimate() {
+  function busy() {
     const state = document.body.dataset.trainState;
-    if (state === 'training' || state === 'paused') {
+    return state === 'training' || state === 'paused';
+  }
+
+  function estimate() {
+    if (busy()) {
       return;
     }
     let s;
@@ -558,7 +732,29 @@
       ui.estimate.textContent = '';
       return;
     }
-    const key = estimateKey(s);
+    const mine = ++estimateNumber;
+    const dropped = () => mine !== estimateNumber || busy();
+    runShape(s).then((shape) => {
+      if (dropped()) {
+        return;
+      }
+      if (shape) {
+        timeAStep(s, shape);
+      } else {
+        stopEstimating();
+        ui.estimate.textContent = '';
+      }
+    }, () => {
+      if (!dropped()) {
+        stopEstimating();
+        ui.estimate.textContent = '';
+      }
+    });
+  }
+
+  /** Times a step of a model of this shape on made-up tokens in as many workers as the run (or reuses that time). */
+  function timeAStep(s, shape) {
+    const key = estimateKey(s, shape);
     if (measured[key]) {
       showEstimate(s, measured[key]);
       return;
@@ -566,40 +762,38 @@
     if (estimating && estimating.key === key) {
       return;
     }
-    cancelEstimate();
-    if (memoryNeeded(s).refusal) {
+    stopEstimating();
+    if (memoryNeeded(s, shape).refusal) {
       ui.estimate.textContent = '';
       return;
     }
     ui.estimate.textContent = 'Measuring how long a step takes on this device…';
     delete ui.estimate.dataset.secondsPerStep;
-    const p = PRESETS[s.preset];
-    const shape = s.mode === 'scratch' ? {dim: p.dim, hidden: p.hidden, layers: p.layers, heads: p.heads, kvHeads: p.kvHeads}
-      : STORY_SHAPE;
-    const vocab = s.mode === 'scratch' ? s.vocab : STORY_SHAPE.vocab;
+    delete ui.estimate.dataset.parameters;
     const workers = [];
     for (let i = 0; i < s.workers; i++) {
       workers.push(startWorker());
     }
     const mine = {key, workers};
     estimating = mine;
-    const rehearsal = {type: 'rehearse', shape: Object.assign({seqLen: s.seqLen, vocab}, shape),
-                       settings: {steps: 3, batch: s.batch, lr: '0.001', warmup: 1, shards: s.shards, seed: s.seed}};
-    let began = 0;
+    const rehearsal = {type: 'rehearse', settings: {steps: 3, batch: s.batch, lr: '0.001', warmup: 1, shards: s.shards, seed: s.seed},
+                       shape: {dim: shape.dim, hidden: shape.hidden, layers: shape.layers, heads: shape.heads,
+                               kvHeads: shape.kvHeads, vocab: shape.vocab, seqLen: s.seqLen}};
+    let began = 0, parameters = 0;
     Promise.all(workers.map((w) => w.ask(rehearsal)))
-      .then(() => stepOf(workers, s.shards))            // the first step warms the code up: not timed
+      .then((answers) => { parameters = answers[0].info.parameters; return stepOf(workers, s.shards); }) // warms up: not timed
       .then(() => { began = performance.now(); return stepOf(workers, s.shards); })
       .then(() => {
         if (estimating !== mine) {
           return;
         }
-        measured[key] = (performance.now() - began) / 1000;
-        cancelEstimate();
-        estimate();
+        measured[key] = {secondsPerStep: (performance.now() - began) / 1000, parameters};
+        stopEstimating();
+        showEstimate(s, measured[key]);
       })
       .catch(() => {
         if (estimating === mine) {
-          cancelEstimate();
+          stopEstimating();
           ui.estimate.textContent = '';
         }
       });
@@ -607,6 +801,12 @@
 
   function cancelEstimate() {
     clearTimeout(estimateTimer);
+    estimateNumber++;
+    stopEstimating();
+  }
+
+  /** Ends the warm-up under way, if any. */
+  function stopEstimating() {
     if (estimating) {
       estimating.workers.forEach((w) => w.worker.terminate());
       estimating = null;
@@ -614,10 +814,12 @@
   }
 
   /** "About N min", labelled as what it is: one measured step times the steps, plus the checks along the way. */
-  function showEstimate(s, secondsPerStep) {
+  function showEstimate(s, step) {
     // validation (8 forward windows) about every 20th of the run, samples every 10th: a few percent more
+    const secondsPerStep = step.secondsPerStep;
     const seconds = secondsPerStep * s.steps * 1.05;
     ui.estimate.dataset.secondsPerStep = String(secondsPerStep);
+    ui.estimate.dataset.parameters = String(step.parameters);
     ui.estimate.dataset.seconds = String(seconds);
     ui.estimate.textContent = `About ${roughly(seconds)} for ${s.steps} steps: an estimate from a warm-up step of this`
         + ` model on this device (${secondsPerStep.toFixed(secondsPerStep < 10 ? 2 : 0)} s a step`
@@ -664,7 +866,7 @@
       const record = {settings: run.settings, info: run.info, losses: run.losses.slice(0, m.step), step: m.step,
                       validLosses: run.validLosses.filter((p) => p[0] <= m.step),
                       checkpoint: m.checkpoint, text: run.text, tokenizer: run.tokenizer, seconds: secondsSoFar(),
-                      done: Boolean(done), files, sample: ui.sample.textContent};
+                      done: Boolean(done), files, sample: ui.sample.textContent, tokps: run.tokps};
       return store('readwrite', (s) => s.put(record, 'current')).then(() => {
         saved = record;
         run.saveFailed = false;
@@ -686,7 +888,9 @@
       saved = record;
       ui.discard.hidden = false;
       run = null;
-      showLosses(record.losses, record.validLosses || [], 0);
+      showLosses(record.losses, record.validLosses || [], record.tokps || 0);
+      showNumbers({step: record.step, steps: record.settings.steps, losses: record.losses, validLosses: record.validLosses || [],
+                   info: record.info, tokps: record.tokps || 0, seconds: record.seconds});
       if (record.sample) {
         ui.sample.hidden = false;
         ui.sample.textContent = record.sample;
@@ -712,6 +916,7 @@
     run.validLosses = (saved.validLosses || []).slice();
     run.seconds = saved.seconds;
     run.resumedSeconds = saved.seconds;
+    run.tokps = saved.tokps || 0;
     for (let i = 0; i < workers; i++) {
       run.workers.push(startWorker());
     }
@@ -735,6 +940,7 @@
         files = null;
         showFiles();
         showLosses([], [], 0);
+        ui.numbers.textContent = '';
         setState('idle', 'The saved run is gone. Give a text to start a new one.');
       }
     }, () => {});
@@ -790,19 +996,28 @@
   }
 
   function showProgress() {
-    const elapsed = (performance.now() - run.startedAt) / 1000;
-    const tokps = currentTokps();
-    const left = (run.settings.steps - run.step) * elapsed / run.stepsHere;
-    const last = run.losses[run.losses.length - 1];
-    const valid = run.validLosses[run.validLosses.length - 1];
-    showLosses(run.losses, run.validLosses, tokps);
-    ui.numbers.textContent = `step ${run.step} / ${run.settings.steps} · loss ${last.toFixed(3)}`
-        + (valid ? ` · validation ${valid[1].toFixed(3)} (step ${valid[0]})`
-           : run.info.validTokens ? '' : ' · no validation loss (too little text to hold stories out)')
-        + ` · ${Math.round(tokps)} tokens/s · ETA ${duration(left)}`;
+    run.tokps = currentTokps();
+    showLosses(run.losses, run.validLosses, run.tokps);
+    showNumbers({step: run.step, steps: run.settings.steps, losses: run.losses, validLosses: run.validLosses,
+                 info: run.info, tokps: run.tokps, seconds: secondsSoFar()});
     if (!run.stopRequested) {
       say(`Training: step ${run.step} of ${run.settings.steps}.`);
     }
+  }
+
+  /**
+   * The numbers line: the step, the last losses, tokens/s and the time left at that speed (or,
+   * at the end, the time it took). From the run in this tab, or from the run saved in this browser.
+   */
+  function showNumbers(r) {
+    const last = r.losses[r.losses.length - 1];
+    const valid = r.validLosses[r.validLosses.length - 1];
+    const left = r.tokps > 0 ? (r.steps - r.step) * r.info.tokensPerStep / r.tokps : NaN;
+    ui.numbers.textContent = `step ${r.step} / ${r.steps}` + (last === undefined ? '' : ` · loss ${last.toFixed(3)}`)
+        + (valid ? ` · validation ${valid[1].toFixed(3)} (step ${valid[0]})`
+           : r.info.validTokens ? '' : ' · no validation loss (too little text to hold stories out)')
+        + (r.tokps > 0 ? ` · ${Math.round(r.tokps)} tokens/s` : '')
+        + (r.step >= r.steps ? ` · trained in ${duration(r.seconds)}` : left >= 0 ? ` · ETA ${duration(left)}` : '');
   }
 
   /**
@@ -854,7 +1069,8 @@
     ui.start.disabled = training;
     ui.start.textContent = state === 'paused' ? 'Continue training' : 'Start training';
     ui.stop.disabled = !training;
-    [ui.mode, ui.preset, ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab, ui.seed, ui.text, ui.paste]
+    [ui.mode, ui.preset, ui.base, ui.modelFile, ui.tokenizerFile, ui.steps, ui.lr, ui.workers, ui.batch, ui.seq, ui.vocab,
+     ui.seed, ui.text, ui.paste]
         .forEach((f) => { f.disabled = training || state === 'paused' || (f === ui.vocab && ui.mode.value === 'finetune'); });
     document.body.dataset.trainState = state;
   }

@@ -31,8 +31,8 @@ final class BenchCommand {
                       causal half (forward 2 x 2 x dim x (seq_len + 1) / 2, backward twice that)
               MFU     that / one core's FMA peak, measured first (in thread CPU time) by a loop of
                       independent vector fused multiply-adds (needs the vector module)
-            dim128 is the default model's shape (dim 128, hidden 352), dim256 the next size up
-            (dim 256, hidden 704). Defaults: both shapes, the vector kernels (when java runs with
+            dim128 is stories1.5M's shape (dim 128, hidden 352), dim256 the default model's,
+            stories5M's (dim 256, hidden 704). Defaults: both shapes, the vector kernels (when java runs with
             --add-modules jdk.incubator.vector) then the portable ones, 1 thread and all cores.
             The figures vary with what else the machine runs: compare ratios measured together.
             """;

@@ -1,6 +1,8 @@
 package llama2.web.train;
 
+import java.nio.ByteBuffer;
 import llama2.engine.BadInputException;
+import llama2.engine.CheckpointLoader;
 import llama2.engine.Config;
 import llama2.train.Trainer;
 import llama2.web.Json;
@@ -84,6 +86,20 @@ public final class TrainerExports {
             training = Training.rehearsal(new Config(dim, hidden, layers, heads, kvHeads, vocab, seqLen, true),
                     settings(steps, batch, lr, warmup, shards, seed));
             return describe();
+        } catch (Throwable failure) {
+            return error(failure);
+        }
+    }
+
+    /**
+     * The shape of a llama2.c model file from its first bytes (up to 256: any version's header)
+     * and its size, checked as the loader checks them: {@code {"dim", "hiddenDim", …, "parameters"}},
+     * what a fine-tune of it trains, before its weights are read.
+     */
+    @JSExport
+    public static String modelShape(ArrayBuffer head, double size, String name) {
+        try {
+            return shape(new Json(), CheckpointLoader.config(ByteBuffer.wrap(bytes(head)), (long) size, name)).toString();
         } catch (Throwable failure) {
             return error(failure);
         }
@@ -247,14 +263,18 @@ public final class TrainerExports {
         Training run = current();
         Trainer t = run.trainer;
         Config c = t.model.config();
-        return new Json()
-                .put("dim", c.dim()).put("hiddenDim", c.hiddenDim()).put("nLayers", c.nLayers())
-                .put("nHeads", c.nHeads()).put("nKvHeads", c.nKvHeads()).put("vocabSize", c.vocabSize())
-                .put("seqLen", c.seqLen()).put("parameters", c.parameterCount())
+        return shape(new Json(), c)
                 .put("tokens", run.tokens.length).put("validTokens", run.validTokens.length).put("step", t.step()).put("steps", t.hp.steps())
                 .put("shards", t.hp.shards()).put("tokensPerStep", (long) t.hp.windowsPerStep() * c.seqLen())
                 .put("lr", t.hp.learningRate()).put("seconds", t.previousSeconds())
                 .toString();
+    }
+
+    private static Json shape(Json json, Config c) {
+        return json.put("dim", c.dim()).put("hiddenDim", c.hiddenDim()).put("nLayers", c.nLayers())
+                .put("nHeads", c.nHeads()).put("nKvHeads", c.nKvHeads()).put("vocabSize", c.vocabSize())
+                .put("seqLen", c.seqLen()).put("sharedClassifier", c.sharedClassifier())
+                .put("parameters", c.parameterCount());
     }
 
     private static String stepDone(Trainer t, double loss, float lr) {

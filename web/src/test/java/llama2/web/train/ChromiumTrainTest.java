@@ -11,6 +11,8 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import llama2.engine.CheckpointLoader;
+import llama2.engine.Config;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
@@ -19,6 +21,7 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.support.ui.Select;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
@@ -105,6 +108,11 @@ class ChromiumTrainTest {
         assertTrue(status.startsWith("A run was saved at step "), status);
         int savedAt = losses().length;
         assertTrue(savedAt >= 1 && savedAt < RUN.steps(), "saved mid-run, at step " + savedAt);
+        // the numbers line as it was at the checkpoint, before any step of this visit
+        String numbers = browser.element("train-numbers").getText();
+        assertTrue(numbers.startsWith("step " + savedAt + " / " + RUN.steps() + " · loss ") && numbers.contains(" tokens/s · ETA "),
+                numbers);
+        assertTrue(Integer.parseInt(browser.element("train-loss").getAttribute("data-tokps")) > 0);
 
         browser.element("train-start").click();
         awaitTrainState("done");
@@ -138,6 +146,55 @@ class ChromiumTrainTest {
                 "--init", Paths.siteModel(FP32_TWIN).model().toString(), "--kernels", "portable", "--seq-len", "32", "--steps", "3",
                 "--batch", "2", "--lr", "0.0003", "--warmup", "1", "--shards", "1", "--threads", "1", "--seed", "1337");
         assertArrayEquals(Files.readAllBytes(cliDir.resolve("model.bin")), model, "the CLI's fine-tune of the fp32 weights");
+    }
+
+    @Test
+    void aFineTunesShapeIsReadFromTheHeaderOfTheModelChosen() throws Exception {
+        open("?view=train&mode=finetune&steps=2&workers=1&batch=2&seq=32&lr=0.0003", text);
+        // the story model: its fp32 twin's header decides the shape the warm-up times
+        Config story = shapeOf(Paths.siteModel(FP32_TWIN).model());
+        awaitParameters("train-base-facts", story.parameterCount());
+        awaitParameters("train-estimate", story.parameterCount());
+
+        new Select(browser.element("train-base")).selectByValue("files");
+        browser.element("train-model-file").sendKeys(text.toAbsolutePath().toString());
+        browser.element("train-tokenizer-file").sendKeys(Paths.shared("llama2/models/tok512.bin").toAbsolutePath().normalize().toString());
+        new WebDriverWait(browser.driver(), Duration.ofSeconds(60))
+                .until(d -> browser.element("train-base-facts").getText().contains("not a llama2.c checkpoint"));
+        browser.element("train-start").click();
+        awaitTrainState("error");
+        assertTrue(browser.element("train-status").getText().startsWith("stories.txt: not a llama2.c checkpoint"),
+                browser.element("train-status").getText());
+
+        // another model of the visitor's: its shape, not the story model's, in the facts, the warm-up and the result
+        Path model = Paths.shared("llama2/models/stories260K.bin");
+        browser.element("train-model-file").sendKeys(model.toAbsolutePath().normalize().toString());
+        Config own = shapeOf(model);
+        awaitParameters("train-base-facts", own.parameterCount());
+        String facts = browser.element("train-base-facts").getText();
+        assertTrue(facts.startsWith(String.format("stories260K.bin: dim %d, hidden %d, %d layers, %d heads (%d key/value), vocabulary %d",
+                own.dim(), own.hiddenDim(), own.nLayers(), own.nHeads(), own.nKvHeads(), own.vocabSize())), facts);
+        awaitParameters("train-estimate", own.parameterCount());
+        browser.element("train-start").click();
+        awaitTrainState("done");
+        java.nio.IntBuffer header = java.nio.ByteBuffer.wrap(download("train-download")).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .asIntBuffer();
+        int[] config = new int[7];
+        header.get(config);
+        assertArrayEquals(new int[] {own.dim(), own.hiddenDim(), own.nLayers(), own.nHeads(), own.nKvHeads(),
+                own.sharedClassifier() ? own.vocabSize() : -own.vocabSize(), 32}, config);
+        assertArrayEquals(Files.readAllBytes(Paths.shared("llama2/models/tok512.bin")), download("train-download-tokenizer"));
+    }
+
+    private static Config shapeOf(Path model) throws IOException {
+        return CheckpointLoader.config(java.nio.ByteBuffer.wrap(Files.readAllBytes(model)), Files.size(model), model.toString());
+    }
+
+    /** Waits for an element's data-parameters to say this count. */
+    private void awaitParameters(String id, long parameters) {
+        new WebDriverWait(browser.driver(), Duration.ofMinutes(2))
+                .withMessage(() -> id + ": " + browser.element(id).getText() + " (" + browser.element(id).getAttribute("data-parameters") + ")")
+                .until(d -> String.valueOf(parameters).equals(browser.element(id).getAttribute("data-parameters")));
     }
 
     @Test
