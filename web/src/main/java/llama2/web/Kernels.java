@@ -10,8 +10,8 @@ import org.teavm.interop.Platforms;
  * 64-bit integers natively, so there Q8_0 matrices are read straight into
  * {@link PackedQuantizedMatrix} (two int8 products per multiply, the same bits), row by row as
  * the file arrives, never beside an unpacked copy; TeaVM's JavaScript keeps {@code long} in
- * BigInt, so there they stay as they are. (A model split across workers keeps
- * {@link llama2.engine.QuantizedMatrix} slices, whatever the build.)
+ * BigInt, so there they stay as they are. The same holds for each worker's slice of a model
+ * split across workers.
  */
 final class Kernels {
     private Kernels() {
@@ -19,7 +19,12 @@ final class Kernels {
 
     /** A {@link CheckpointLoader} (same arguments) that gives this build's matrices. */
     static CheckpointLoader loader(long size, String source, boolean quantize) {
-        CheckpointLoader loader = new CheckpointLoader(size, source, quantize);
+        return loader(size, source, quantize, 0, 1);
+    }
+
+    /** As above, keeping only shard {@code shard} of {@code shards} of each matrix (a worker's slice). */
+    static CheckpointLoader loader(long size, String source, boolean quantize, int shard, int shards) {
+        CheckpointLoader loader = new CheckpointLoader(size, source, quantize, shard, shards);
         return webAssembly() ? loader.packingQuantized() : loader;
     }
 

@@ -58,7 +58,7 @@ public final class ShardExports {
             ShardExports.index = shard;
             ShardExports.shards = shards;
             modelBytes = (long) size;
-            loader = new CheckpointLoader((long) size, name, quantize, shard, shards);
+            loader = Kernels.loader((long) size, name, quantize, shard, shards);
             return "{}";
         } catch (Throwable failure) {
             return WorkerExports.error(failure);
