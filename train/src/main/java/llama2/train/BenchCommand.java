@@ -32,7 +32,8 @@ final class BenchCommand {
               MFU     that / one core's FMA peak, measured first (in thread CPU time) by a loop of
                       independent vector fused multiply-adds (needs the vector module)
             dim128 is stories1.5M's shape (dim 128, hidden 352), dim256 the default model's,
-            stories5M's (dim 256, hidden 704). Defaults: both shapes, the vector kernels (when java runs with
+            stories5M's (dim 256, hidden 704); tiny and small are the Train view's presets: tiny
+            stories260K's shape (dim 64, hidden 172, 5 layers, 4 key/value heads, vocab 512), small dim128. Defaults: both shapes, the vector kernels (when java runs with
             --add-modules jdk.incubator.vector) then the portable ones, 1 thread and all cores.
             The figures vary with what else the machine runs: compare ratios measured together.
             """;
@@ -82,11 +83,15 @@ final class BenchCommand {
     }
 
     static Config shape(String name) {
-        int dim = switch (name) {
-            case "dim128" -> 128;
-            case "dim256" -> 256;
-            default -> throw new BadInputException("bench: --configs takes dim128 and dim256, got '" + name + "'");
+        return switch (name) {
+            case "dim128", "small" -> standard(128);
+            case "dim256" -> standard(256);
+            case "tiny" -> new Config(64, 172, 5, 8, 4, 512, SEQ_LEN, true).validate("bench");
+            default -> throw new BadInputException("bench: --configs takes dim128, dim256, tiny and small, got '" + name + "'");
         };
+    }
+
+    private static Config standard(int dim) {
         return new Config(dim, TrainCommand.defaultHidden(dim), LAYERS, HEADS, HEADS, VOCAB, SEQ_LEN, true).validate("bench");
     }
 

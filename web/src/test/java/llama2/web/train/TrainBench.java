@@ -5,21 +5,20 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import llama2.engine.Config;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
-import org.openqa.selenium.OutputType;
-import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * Training tokens/s of the Train view in headless Chromium with 1 and 2 workers, beside the same
  * trainer on the JVM (portable kernels, one thread, in this process), for the tiny and small
- * presets; then screenshots of the view after a run (1280×800 and 390×844, light and dark) into
- * {@code web/screenshots/}. A benchmark, not a test:
- * {@code mvn -q -pl web exec:java@train-bench} after the site is built.
+ * presets, each the median step's (so neither the first step nor the validation between steps
+ * counts), and the parts of a step in the page (the workers' gradients, the exchange and AdamW
+ * step, the page's own work), from the times the workers were told and answered; then the command-line trainer's own {@code bench} of the same shapes (its fast and
+ * portable kernels, on one thread and all cores). A benchmark, not a test:
+ * {@code mvn -q -pl web -am exec:java@train-bench} after a build.
  */
 public final class TrainBench {
     private TrainBench() {}
@@ -27,8 +26,8 @@ public final class TrainBench {
     record Preset(String name, Config shape, int batch, int vocab, int steps) {}
 
     static final List<Preset> PRESETS = List.of(
-            new Preset("tiny", new Config(64, 172, 5, 8, 4, 1, 256, true), 8, 512, 8),
-            new Preset("small", new Config(128, 352, 6, 8, 8, 1, 256, true), 8, 2048, 4));
+            new Preset("tiny", new Config(64, 172, 5, 8, 4, 1, 256, true), 8, 512, 9),
+            new Preset("small", new Config(128, 352, 6, 8, 8, 1, 256, true), 8, 2048, 5));
 
     public static void main(String[] args) throws Exception {
         Path site = Path.of(args.length > 0 ? args[0] : "target/site");
@@ -38,13 +37,21 @@ public final class TrainBench {
         try (DevServer server = new DevServer(0, List.of(site)); Chromium browser = Chromium.start()) {
             for (Preset p : PRESETS) {
                 double jvm = jvmTokensPerSecond(p, bytes);
-                double one = pageTokensPerSecond(browser, server, p, text, 1);
-                double two = pageTokensPerSecond(browser, server, p, text, 2);
+                PageSpeed one = pageSpeed(browser, server, p, text, 1);
+                PageSpeed two = pageSpeed(browser, server, p, text, 2);
                 System.out.printf(Locale.ROOT, "%-5s | JVM portable, 1 thread %6.0f tok/s | Chromium 1 worker %6.0f tok/s (%.2fx JVM)"
-                        + " | 2 workers %6.0f tok/s (%.2fx 1 worker)%n", p.name(), jvm, one, one / jvm, two, two / one);
+                        + " | 2 workers %6.0f tok/s (%.2fx 1 worker)%n", p.name(), jvm, one.tokensPerSecond(),
+                        one.tokensPerSecond() / jvm, two.tokensPerSecond(), two.tokensPerSecond() / one.tokensPerSecond());
+                System.out.printf(Locale.ROOT, "        1 worker: median step %.3f s = the worker's step %.3f s + the page until"
+                        + " the next %.3f s%n", one.step(), one.compute(), one.between());
+                System.out.printf(Locale.ROOT, "        2 workers: median step %.3f s = gradients, side by side, %.3f s + exchange"
+                        + " and AdamW %.3f s + the page until the next %.3f s%n", two.step(), two.compute(), two.exchange(),
+                        two.between());
             }
-            if (args.length > 1) {
-                screenshots(browser, server, text, Path.of(args[1]));
+            if (TrainCli.jar().isPresent()) {
+                System.out.print(TrainCli.cli(TrainCli.jar().get(), "bench", "--configs",
+                        String.join(",", PRESETS.stream().map(Preset::name).toList()), "--batch", "" + PRESETS.get(0).batch(),
+                        "--steps", "" + PRESETS.get(1).steps()));
             }
         }
     }
@@ -55,27 +62,99 @@ public final class TrainBench {
         return head.substring(0, head.lastIndexOf("<|endoftext|>") + "<|endoftext|>".length()) + "\n";
     }
 
-    /** The trainer the page runs, on the JVM: one step to warm up, then the timed ones. */
+    /** The trainer the page runs, on the JVM: one step to warm up, then the timed ones; the median step's tokens/s. */
     static double jvmTokensPerSecond(Preset p, byte[] text) {
         byte[] tokenizer = Training.learnTokenizer(text, p.vocab());
         Training run = Training.scratch(text, tokenizer, p.shape(),
                 new Training.Settings(p.steps() + 1, p.batch(), 1e-3f, 1, 1, 1337));
         run.trainer.trainStep();
-        long start = System.nanoTime();
+        double[] seconds = new double[p.steps()];
         for (int s = 0; s < p.steps(); s++) {
+            long start = System.nanoTime();
             run.trainer.trainStep();
+            seconds[s] = (System.nanoTime() - start) / 1e9;
         }
-        return (double) p.steps() * p.batch() * p.shape().seqLen() / ((System.nanoTime() - start) / 1e9);
+        return p.batch() * p.shape().seqLen() / median(seconds);
     }
 
-    /** The page's own tokens/s (data-tokps) at the end of a run of p.steps() steps. */
-    static double pageTokensPerSecond(Chromium browser, DevServer server, Preset p, Path text, int workers) {
-        run(browser, server, p, text, workers, p.steps());
-        return Double.parseDouble(browser.element("train-loss").getAttribute("data-tokps"));
+    /** What the page's workers were told and answered, with the time (window.trainEvents), from Start on. */
+    static final String RECORD_WORKERS = """
+            window.trainEvents = [];
+            const Original = window.Worker;
+            let count = 0;
+            window.Worker = function (url, options) {
+              const w = new Original(url, options), id = count++;
+              const post = w.postMessage.bind(w);
+              w.postMessage = (m, transfer) => {
+                window.trainEvents.push({id, type: m.type, sent: true, at: performance.now()});
+                return post(m, transfer);
+              };
+              w.addEventListener('message', (e) => window.trainEvents.push({id, type: e.data.type, sent: false, at: performance.now()}));
+              return w;
+            };""";
+
+    /**
+     * Each step of the run (from its first 'step' or 'gradients' message to the last worker's
+     * answer to 'step'): [began, gradients all back (several workers), ended], in ms.
+     */
+    static final String STEPS = """
+            const workers = arguments[0], steps = [];
+            let current = null, run = false;
+            window.trainEvents.forEach((e) => {
+              run = run || (e.sent && e.type === 'scratch');
+              if (!run) { return; }
+              if (e.sent && (e.type === 'step' || e.type === 'gradients') && (!current || current.end)) {
+                current = {begin: e.at, computed: 0, end: 0, answers: 0};
+                steps.push(current);
+              } else if (!e.sent && e.type === 'gradients') {
+                current.computed = e.at;
+              } else if (!e.sent && e.type === 'step' && ++current.answers === workers) {
+                current.end = e.at;
+              }
+            });
+            return steps.map((s) => [s.begin, s.computed || s.end, s.end]);""";
+
+    /** Tokens/s of the page's median step (begin to next begin), and its median parts in seconds. */
+    record PageSpeed(double tokensPerSecond, double step, double compute, double exchange, double between) {}
+
+    /**
+     * The page's speed over a run of p.steps() + 1 steps, from the times its workers were told
+     * and answered: the first step, which warms up, is not counted, nor (by the median) a
+     * validation between two steps. A step is its workers' gradients (compute, side by side),
+     * then the exchange (the page hands each the others' gradients; each adds them and takes the
+     * AdamW step), then the page's own work until the next.
+     */
+    static PageSpeed pageSpeed(Chromium browser, DevServer server, Preset p, Path text, int workers) {
+        run(browser, server, p, text, workers, p.steps() + 1, () -> browser.script(RECORD_WORKERS));
+        @SuppressWarnings("unchecked")
+        List<List<Number>> steps = (List<List<Number>>) browser.script(STEPS, workers);
+        int n = steps.size() - 2; // the first step warms up; the last has no next (and may have been stopped)
+        double[] interval = new double[n], compute = new double[n], exchange = new double[n], between = new double[n];
+        for (int i = 0; i < n; i++) {
+            List<Number> step = steps.get(i + 1), next = steps.get(i + 2);
+            interval[i] = (next.get(0).doubleValue() - step.get(0).doubleValue()) / 1000;
+            compute[i] = (step.get(1).doubleValue() - step.get(0).doubleValue()) / 1000;
+            exchange[i] = (step.get(2).doubleValue() - step.get(1).doubleValue()) / 1000;
+            between[i] = (next.get(0).doubleValue() - step.get(2).doubleValue()) / 1000;
+        }
+        double seconds = median(interval);
+        return new PageSpeed(p.batch() * p.shape().seqLen() / seconds, seconds, median(compute), median(exchange), median(between));
     }
 
-    static void run(Chromium browser, DevServer server, Preset p, Path text, int workers, int steps) {
-        String url = server.url() + "?view=train&mode=scratch&preset=" + p.name() + "&steps=" + steps + "&workers=" + workers
+    static double median(double[] values) {
+        double[] v = values.clone();
+        java.util.Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /** A run of the page from scratch; {@code beforeStart} runs once the text is read. */
+    /**
+     * A run of the page from scratch, set to {@link #LONG_RUN} steps, so that it checkpoints,
+     * validates and samples as seldom as a real run, and stopped after {@code steps};
+     * {@code beforeStart} runs once the text is read.
+     */
+    static void run(Chromium browser, DevServer server, Preset p, Path text, int workers, int steps, Runnable beforeStart) {
+        String url = server.url() + "?view=train&mode=scratch&preset=" + p.name() + "&steps=" + LONG_RUN + "&workers=" + workers
                 + "&batch=" + p.batch();
         browser.open(url);
         browser.script("indexedDB.deleteDatabase('llama2-train')");
@@ -83,30 +162,21 @@ public final class TrainBench {
         browser.element("train-text").sendKeys(text.toAbsolutePath().toString());
         new WebDriverWait(browser.driver(), Duration.ofSeconds(30))
                 .until(d -> browser.element("train-status").getText().contains("read"));
+        beforeStart.run();
         browser.element("train-start").click();
-        new WebDriverWait(browser.driver(), Duration.ofMinutes(20)).until(d -> List.of("done", "error")
-                .contains(browser.script("return document.body.dataset.trainState")));
-        if (!"done".equals(browser.script("return document.body.dataset.trainState"))) {
+        new WebDriverWait(browser.driver(), Duration.ofMinutes(20)).until(d -> "error".equals(state(browser))
+                || browser.element("train-loss").getAttribute("data-losses").split(",").length >= steps);
+        browser.element("train-stop").click();
+        new WebDriverWait(browser.driver(), Duration.ofMinutes(5)).until(d -> List.of("paused", "error").contains(state(browser)));
+        if (!"paused".equals(state(browser))) {
             throw new AssertionError(browser.element("train-status").getText());
         }
     }
 
-    static void screenshots(Chromium browser, DevServer server, Path text, Path dir) throws Exception {
-        Files.createDirectories(dir);
-        run(browser, server, PRESETS.get(0), text, 2, 60);
-        ChromeDriver driver = (ChromeDriver) browser.driver();
-        for (String scheme : List.of("light", "dark")) {
-            driver.executeCdpCommand("Emulation.setEmulatedMedia", Map.of("features",
-                    List.of(Map.of("name", "prefers-color-scheme", "value", scheme))));
-            for (int[] size : new int[][] {{1280, 800}, {390, 844}}) {
-                driver.executeCdpCommand("Emulation.setDeviceMetricsOverride", Map.of("width", size[0], "height", size[1],
-                        "deviceScaleFactor", 1, "mobile", size[0] < 600));
-                browser.script("document.getElementById('train-status').scrollIntoView({block: 'start'})");
-                Thread.sleep(300);
-                Path file = dir.resolve("train-" + (size[0] < 600 ? "phone" : "desktop") + "-" + scheme + ".png");
-                Files.write(file, driver.getScreenshotAs(OutputType.BYTES));
-                System.out.println("wrote " + file);
-            }
-        }
+    /** Steps a run is set to: checkpoints every 50 steps (or minute), validation every 50, a sample every 100. */
+    static final int LONG_RUN = 1000;
+
+    static Object state(Chromium browser) {
+        return browser.script("return document.body.dataset.trainState");
     }
 }
