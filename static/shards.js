@@ -9,9 +9,11 @@
  * `.allGather` (WorkerExchange.java).
  *
  * Transport, "shared memory" when the page is cross-origin isolated: a SharedArrayBuffer; each
- * shard writes its slice, all meet at a barrier (Atomics.wait: a waiting worker sleeps, it does not
- * spin for long), then each reads the whole vector. Two vectors alternate, so one barrier per
- * exchange suffices. The followers follow the lead inside one long call, released after the story.
+ * shard writes its slice, all meet at a barrier, then each reads the other shards' slices. Two
+ * vectors alternate, so one barrier per exchange suffices. A shard at the barrier first checks for
+ * the others for at most SPIN_MS (they are usually microseconds away, and waking from Atomics.wait
+ * costs tens of microseconds), then sleeps in Atomics.wait: a shard that waits longer leaves its
+ * core to others. The followers follow the lead inside one long call, released after the story.
  *
  * Otherwise "messages": no worker may wait inside a call, so every shard runs the forward pass
  * stage by stage (Transformer.stage); a stage's exchange posts the shard's slice to every other
@@ -43,7 +45,7 @@
   const FORWARD = 1;
   const RELEASE = 2;
   const CHUNK_BYTES = 4 << 20;  // the file reaches the followers a few megabytes at a time
-  const SPINS = 4000;           // checks before sleeping: a few microseconds, less than a wake-up costs
+  const SPIN_MS = 0.05;         // how long a shard at the barrier checks before it sleeps (as ThreadedShards)
 
   let shards = 1;
   let control = null;    // shared memory: an Int32Array
@@ -155,7 +157,8 @@
       Atomics.add(control, GENERATION, 1);
       Atomics.notify(control, GENERATION);
     } else {
-      for (let i = 0; i < SPINS && Atomics.load(control, GENERATION) === generation; i++) {
+      const start = performance.now();
+      while (Atomics.load(control, GENERATION) === generation && performance.now() - start < SPIN_MS) {
         // a short spin: the other shards are usually a few microseconds away
       }
       while (Atomics.load(control, GENERATION) === generation) {

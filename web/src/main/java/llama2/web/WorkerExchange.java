@@ -19,6 +19,8 @@ import org.teavm.jso.typedarrays.Float32Array;
 final class WorkerExchange implements Exchange {
     private final boolean lead;
     private float[] pending;   // the vector of an exchange still under way (messages)
+    private int pendingFrom;   // and this shard's part of it, already in place
+    private int pendingTo;
 
     /** A step needs a forward pass that the shards must first run stage by stage. */
     static final class ForwardPending extends RuntimeException {
@@ -43,8 +45,10 @@ final class WorkerExchange implements Exchange {
         Float32Array whole = allGather0(Float32Array.copyFromJavaArray(Arrays.copyOfRange(v, from, to)), from, v.length);
         if (whole == null) {
             pending = v;   // messages: the others' parts are on their way
+            pendingFrom = from;
+            pendingTo = to;
         } else {
-            copy(whole, v);
+            copyOthers(whole, v, from, to);
         }
     }
 
@@ -57,13 +61,21 @@ final class WorkerExchange implements Exchange {
     void complete(Float32Array whole) {
         float[] target = pending;
         pending = null;
-        copy(whole, target);
+        copyOthers(whole, target, pendingFrom, pendingTo);
     }
 
-    private static void copy(Float32Array whole, float[] v) {
-        float[] all = whole.copyToJavaArray();
-        System.arraycopy(all, 0, v, 0, v.length);
+    /** The other shards' parts of {@code whole} into {@code v}; this shard's {@code [from, to)} is there already. */
+    private static void copyOthers(Float32Array whole, float[] v, int from, int to) {
+        if (from > 0) {
+            System.arraycopy(subarray(whole, 0, from).copyToJavaArray(), 0, v, 0, from);
+        }
+        if (to < v.length) {
+            System.arraycopy(subarray(whole, to, v.length).copyToJavaArray(), 0, v, to, v.length - to);
+        }
     }
+
+    @JSBody(params = {"v", "from", "to"}, script = "return v.subarray(from, to);")
+    private static native Float32Array subarray(Float32Array v, int from, int to);
 
     /** False when the forward pass must run in stages first (messages). */
     @JSBody(params = {"token", "pos"}, script = "return self.llama2Shards.begin(token, pos);")

@@ -31,7 +31,11 @@ import llama2.web.support.TestModels;
  * ({@code ?workers=N}): random models of stories15M/42M/110M's shapes in fp32 and Q8_0, greedy,
  * 1 and 2 workers sharing memory (the page cross-origin isolated), interleaved round by round so
  * a busy machine slows every configuration alike; it reports median tok/s, the median of each
- * round's ratio to one worker, and whether every configuration produced the same ids.
+ * round's ratio to one worker, and whether every configuration produced the same ids. With
+ * {@code baseline=DIR} (another build's {@code web/target/site}) every configuration also runs on
+ * that build, interleaved, and each gets its ratio to it. The browser's threads are given this
+ * JVM's niceness ({@link Priority}): run it as {@code nice -n -5 ./web/bench workers …} on a
+ * machine shared with builds.
  */
 public final class Benchmark {
     static final Config STORIES_15M_SHAPE = new Config(288, 768, 6, 6, 6, 32000, 256, true);

@@ -33,8 +33,12 @@ final class Workers {
     static int rounds = 3;
     static int steps = 256;
 
-    /** One configuration: a page URL's settings. */
-    record Setup(String shape, String format, int workers, String transport) {
+    /** One configuration: a page URL's settings, on this build's site or the baseline's. */
+    record Setup(String shape, String format, int workers, String transport, boolean baseline) {
+        Setup(String shape, String format, int workers, String transport) {
+            this(shape, format, workers, transport, false);
+        }
+
         String model() {
             return "random" + shape + "-" + format;
         }
@@ -46,7 +50,8 @@ final class Workers {
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "%-5s %-5s %d  %-13s", shape, format, workers, workers == 1 ? "-" : transport);
+            return String.format(Locale.ROOT, "%-5s %-5s %d  %-13s%s", shape, format, workers,
+                    workers == 1 ? "-" : transport, baseline ? " baseline" : "");
         }
     }
 
@@ -55,11 +60,16 @@ final class Workers {
 
     /**
      * {@code args}: shapes (15M, 42M, 110M; default all), transports ("shared", "messages";
-     * default both), {@code steps=N} (default 256) and {@code rounds=N} (default 3).
+     * default both), {@code steps=N} (default 256), {@code rounds=N} (default 3) and
+     * {@code baseline=DIR}: another build's site (say, of the commit before a change), every
+     * configuration run on it too, interleaved, and compared.
      */
     static void main(Path site, List<String> args) throws IOException {
+        Path baseline = null;
         for (String arg : args) {
-            if (arg.startsWith("steps=")) {
+            if (arg.startsWith("baseline=")) {
+                baseline = Path.of(arg.substring(9));
+            } else if (arg.startsWith("steps=")) {
                 steps = Integer.parseInt(arg.substring(6));
             } else if (arg.startsWith("rounds=")) {
                 rounds = Integer.parseInt(arg.substring(7));
@@ -101,7 +111,15 @@ final class Workers {
             }
         }
         models.writeManifest();
-        run(site, overlay, setups);
+        if (baseline != null) {
+            List<Setup> both = new ArrayList<>();
+            for (Setup setup : setups) {
+                both.add(setup);
+                both.add(new Setup(setup.shape(), setup.format(), setup.workers(), setup.transport(), true));
+            }
+            setups = both;
+        }
+        run(site, baseline, overlay, setups);
     }
 
     private static void write(Path file, Weights weights, int version, int groupSize) throws IOException {
@@ -110,23 +128,30 @@ final class Workers {
         }
     }
 
-    private static void run(Path site, Path overlay, List<Setup> setups) throws IOException {
+    private static void run(Path site, Path baseline, Path overlay, List<Setup> setups) throws IOException {
         Map<Setup, List<Double>> tokps = new LinkedHashMap<>();
         Map<Setup, String> ids = new LinkedHashMap<>();
-        try (DevServer server = new DevServer(0, List.of(overlay, site)); Chromium browser = Chromium.start()) {
+        try (DevServer server = new DevServer(0, List.of(overlay, site));
+             DevServer old = new DevServer(0, List.of(overlay, baseline == null ? site : baseline));
+             Chromium browser = Chromium.start()) {
             for (int round = 1; round <= rounds; round++) {
                 System.out.println("round " + round + " of " + rounds);
                 for (Setup setup : setups) {
-                    browser.open(server.url() + setup.query());
+                    browser.open((setup.baseline() ? old : server).url() + setup.query());
                     if (round == 1) {
                         acceptBigDownload(browser);
                     }
                     browser.awaitReady(Duration.ofMinutes(5));
                     String shards = (String) browser.script("return document.body.dataset.shards");
+                    int reniced = Priority.matchThisProcess();
                     browser.element("generate").click();
                     String state = browser.awaitState(Duration.ofMinutes(10), "done", "error");
                     if (!state.equals("done")) {
                         throw new IllegalStateException(setup + ": " + browser.element("status").getText());
+                    }
+                    if (round == 1 && setup.equals(setups.get(0)) && reniced > 0) {
+                        System.out.println("  (" + reniced + " browser threads reniced to this JVM's niceness, "
+                                + Priority.ofThisProcess() + ")");
                     }
                     double speed = Double.parseDouble(browser.element("output").getAttribute("data-tokps"));
                     System.out.println(String.format(Locale.ROOT, "  %s  %6.1f tok/s  (workers used: %s)", setup, speed, shards));
@@ -136,15 +161,25 @@ final class Workers {
             }
         }
         System.out.println();
-        System.out.println("shape format workers transport   median tok/s   vs 1 worker (median of rounds)   same ids as 1 worker");
+        System.out.println("shape format workers transport   median tok/s   vs 1 worker (median of rounds)   same ids as 1 worker"
+                + (baseline == null ? "" : "   vs baseline (median of rounds)"));
         for (Setup setup : setups) {
-            Setup one = new Setup(setup.shape(), setup.format(), 1, "-");
+            Setup one = new Setup(setup.shape(), setup.format(), 1, "-", setup.baseline());
             List<Double> ratios = new ArrayList<>();
             for (int r = 0; r < tokps.get(setup).size(); r++) {
                 ratios.add(tokps.get(setup).get(r) / tokps.get(one).get(r));
             }
-            System.out.println(String.format(Locale.ROOT, "%s  %8.1f      %5.2fx                            %s",
-                    setup, median(tokps.get(setup)), median(ratios), ids.get(setup).equals(ids.get(one)) ? "yes" : "NO"));
+            String versus = "";
+            if (baseline != null && !setup.baseline()) {
+                List<Double> gains = new ArrayList<>();
+                List<Double> before = tokps.get(new Setup(setup.shape(), setup.format(), setup.workers(), setup.transport(), true));
+                for (int r = 0; r < tokps.get(setup).size(); r++) {
+                    gains.add(tokps.get(setup).get(r) / before.get(r));
+                }
+                versus = String.format(Locale.ROOT, "                    %5.2fx", median(gains));
+            }
+            System.out.println(String.format(Locale.ROOT, "%s  %8.1f      %5.2fx                            %s%s",
+                    setup, median(tokps.get(setup)), median(ratios), ids.get(setup).equals(ids.get(one)) ? "yes" : "NO", versus));
         }
     }
 
