@@ -81,10 +81,18 @@ public record GoldenCase(String name, String model, String tokenizer, float temp
      * browser's workers do: {@link CheckpointLoader} given the shard), in chunks, on threads.
      */
     public int[] generateFromSlices(int shards) {
+        return generateFromSlices(shards, false);
+    }
+
+    /** ... with Q8_0 matrices packed ({@link CheckpointLoader#packingQuantized}), as the WebAssembly build keeps them. */
+    public int[] generateFromSlices(int shards, boolean packed) {
         byte[] file = Shared.bytes(Shared.model(model));
         Weights[] slices = new Weights[shards];
         for (int s = 0; s < shards; s++) {
             CheckpointLoader loader = new CheckpointLoader(file.length, model, false, s, shards);
+            if (packed) {
+                loader.packingQuantized();
+            }
             for (int at = 0; at < file.length; at += 1000) {
                 loader.accept(java.nio.ByteBuffer.wrap(file, at, Math.min(1000, file.length - at)));
             }

@@ -44,7 +44,17 @@ class GoldenGenerateTest {
         }
     }
 
-    /** ... and run stage by stage, as browser workers that exchange by messages run them. */
+    /** ... with Q8_0 slices packed, as the WebAssembly build's workers hold them: the same ids. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void producesTheReferenceIdsFromPackedSlices(GoldenCase golden) {
+        Shared.dir();
+        for (int shards = 2; shards <= 3; shards++) {
+            assertArrayEquals(golden.ids(), golden.generateFromSlices(shards, true), golden.name() + ", " + shards + " packed slices");
+        }
+    }
+
+        /** ... and run stage by stage, as browser workers that exchange by messages run them. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void producesTheReferenceIdsInStages(GoldenCase golden) {
