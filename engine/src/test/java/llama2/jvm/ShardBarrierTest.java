@@ -52,7 +52,7 @@ class ShardBarrierTest {
 
     @Test
     void partiesMeetWhileSpinning() throws Exception {
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> meetRounds(2, ThreadedShards.SPIN_NANOS, 20_000));
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> meetRounds(2, ThreadedShards.SPIN_NANOS, 2_000));
     }
 
     @Test
@@ -62,7 +62,7 @@ class ShardBarrierTest {
 
     @Test
     void morePartiesThanCoresMeet() throws Exception {
-        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> meetRounds(5, ThreadedShards.SPIN_NANOS, 2_000));
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> meetRounds(5, ThreadedShards.SPIN_NANOS, 200));
     }
 
     @Test
