@@ -32,6 +32,8 @@ public final class Pass {
     // gradient scratch, reused by every layer
     private final float[] dx, dxn, dq, dk, dv, dAttOut, dh1, dh3, dGated;
     private final float[] kT, vT, dScores;
+    /** One row's {@code exp(logit − max)}, computed once for the loss and reused for its gradient. */
+    private final double[] exps;
 
     /** Null when training without dropout; {@link #dropping} says whether the current pass uses it. */
     private final Dropout dropout;
@@ -80,6 +82,7 @@ public final class Pass {
         kT = new float[layout.headSize * n];
         vT = new float[layout.headSize * n];
         dScores = new float[n * n];
+        exps = new double[layout.vocab];
         attDropped = dropout == null ? att : new float[layers][layout.heads * n * n];
         dBranch = dropout == null ? null : new float[n * d];
     }
@@ -479,12 +482,13 @@ public final class Pass {
         }
         double sum = 0;
         for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[off + i] - max);
+            exps[i] = Math.exp(logits[off + i] - max);
+            sum += exps[i];
         }
         double loss = Math.log(sum) + max - logits[off + target];
         if (scale != 0f) {
             for (int i = 0; i < vocab; i++) {
-                logits[off + i] = (float) (Math.exp(logits[off + i] - max) / sum) * scale;
+                logits[off + i] = (float) (exps[i] / sum) * scale;
             }
             logits[off + target] -= scale;
         }

@@ -19,9 +19,11 @@ import llama2.train.Kernels.View;
  * pass over a row, so each value of B read serves four rows, and each element of C is loaded and
  * stored once per four products instead of once per product. The sum
  * {@code c + x0·y0 + x1·y1 + x2·y2 + x3·y3} is evaluated left to right, so the order above holds.
- * (On the JVM this measured 1.2–1.8 times the one-row, one-k loop; register tiles with k innermost,
- * as in the engine's FloatMatrix, measured 1.1–1.3 times here, as scalar code they run out of
- * registers.)
+ * Without SIMD (TeaVM emits none, and the JVM does not vectorize these loops) each product costs
+ * one scalar multiply and one scalar add whatever the loop; what a loop can save is array accesses,
+ * each with its bounds check in WebAssembly. This one makes three per four products (per sixteen:
+ * four loads of B, four loads and four stores of C), about as few as the register tiles with k
+ * innermost (the engine's FloatMatrix layout) that fit in the sixteen float registers of an x86 core.
  */
 final class PortableKernels implements Kernels.Implementation {
     static final PortableKernels INSTANCE = new PortableKernels();
