@@ -24,15 +24,25 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * Memory of a big model in the page: a file shaped like stories110M (fp32, 438 MB, random
- * weights written by the engine's writer) opened from local files adds about 1.3 times its
- * size to the browser's resident memory (the weights once, the 75 MB KV cache, the engine), and
- * with "Quantize to Q8_0 on load" about half its size. Resident memory is the sum of VmRSS over
- * the browser's processes, as the operating system counts it.
+ * weights written by the engine's writer) opened from local files adds to the browser's resident
+ * memory the weights once and the 75 MB KV cache: about 1.1 times the file's size, and with
+ * "Quantize to Q8_0 on load" about 0.4 times. Resident memory is the sum of VmRSS over the
+ * browser's processes, as the operating system counts it.
+ *
+ * <p>Right after loading there is more: the worker's JavaScript engine (V8) grew its young
+ * generation to the largest it allows (about 40 MB) while the model's arrays streamed through it,
+ * and keeps it, empty, until its memory reducer returns it by itself once nothing allocates (15 to
+ * 25 seconds after the load measured here). So each test says three figures: right after loading,
+ * the peak, and settled a minute after the load, after writing a story (what a visitor keeps), and
+ * holds the settled one to the issue's bound and the other two to a looser one. Nothing here
+ * triggers a garbage collection.
  */
 class ChromiumMemoryTest {
     /** stories110M's shape; version 0, as Karpathy's file: 438,381,596 bytes. */
     static final Config STORIES110M = new Config(768, 2048, 12, 12, 12, 32000, 1024, true);
     static final Duration LOAD = Duration.ofMinutes(5);
+    /** From the end of loading to the settled figure: the memory reducer runs well within it. */
+    static final Duration SETTLE = Duration.ofSeconds(60);
 
     @TempDir
     static Path folder;
@@ -73,26 +83,38 @@ class ChromiumMemoryTest {
 
     @Test
     void anFp32ModelTakesItsOwnSizeOnce() throws Exception {
-        long added = loadAndMeasure("", "version 0");
-        // The issue asks for 1.3x; measured 1.27x to 1.32x (the weights, the 75 MB KV cache and
-        // 50-60 MB of engine and garbage not yet collected); before this page kept three copies: 3.2x.
-        assertTrue(added <= 1.4 * Files.size(model), "added " + mb(added) + " for a " + mb(Files.size(model)) + " file");
+        Added added = loadAndMeasure("", "version 0");
+        // Measured settled about 1.1x (the weights, 1.0x, and the KV cache, 0.17x, less what the
+        // default model it replaced held); right after loading 1.26x-1.29x. Before, this page kept
+        // three copies: 3.2x.
+        assertAtMost(1.3, added.settled(), "settled");
+        assertAtMost(1.4, added.peak(), "at the peak");
     }
 
     @Test
     void quantizedOnLoadItTakesHalfItsSize() throws Exception {
-        long added = loadAndMeasure("&q8=1", "quantized on load");
-        // The issue asks for 0.5x: the Q8_0 weights (110M int8 values and their scales, 123 MB,
-        // 0.28x) plus the 75 MB KV cache (0.17x), and little else. 0.80x-0.83x while the WebAssembly
-        // build repacked each Q8_0 matrix for its 64-bit kernel after loading (a second copy);
-        // now the loader fills the packed layout row by row as the bytes arrive. Bound: 0.6x, as
-        // the one-copy page measured 0.43x-0.57x before the repacking (engine, buffers and garbage
-        // not yet collected vary from run to run on a loaded machine); the figure is printed above.
-        assertTrue(added <= 0.6 * Files.size(model), "added " + mb(added) + " for a " + mb(Files.size(model)) + " file");
+        Added added = loadAndMeasure("&q8=1", "quantized on load");
+        // The Q8_0 weights (110M int8 values and their scales, 116 MB, 0.27x) plus the 75 MB KV
+        // cache (0.17x), and little else: measured settled about 0.39x, right after loading
+        // 0.51x-0.58x (the young generation above). 0.80x-0.83x while the WebAssembly build
+        // repacked each Q8_0 matrix after loading beside its unpacked copy.
+        assertAtMost(0.5, added.settled(), "settled");
+        assertAtMost(0.6, added.peak(), "at the peak");
     }
 
-    /** Opens the page on the default model, then the big file from disk; returns the RSS it added. */
-    private long loadAndMeasure(String query, String format) throws Exception {
+    /** Resident memory added by loading the model: right after, at the peak, and settled. */
+    record Added(long afterLoading, long peak, long settled) {
+    }
+
+    private static void assertAtMost(double ratio, long added, String when) {
+        assertTrue(added <= ratio * size(), "added " + mb(added) + " " + when + " for a " + mb(size()) + " file");
+    }
+
+    /**
+     * Opens the page on the default model, then the big file from disk, writes a short story,
+     * and waits {@link #SETTLE} from the end of loading; returns the resident memory it added.
+     */
+    private Added loadAndMeasure(String query, String format) throws Exception {
         browser.open(server.url() + "?steps=3&prompt=a&workers=1" + query); // one worker: shards read a File whole
         browser.awaitReady(Duration.ofSeconds(60));
         Thread.sleep(1000);
@@ -109,6 +131,8 @@ class ChromiumMemoryTest {
             }
         });
         sampler.start();
+        long afterLoading;
+        long settled;
         try {
             new Select(browser.element("model")).selectByVisibleText("Open files…");
             browser.element("model-file").sendKeys(model.toAbsolutePath().toString());
@@ -118,22 +142,36 @@ class ChromiumMemoryTest {
                             + browser.script("return document.body.dataset.readStalled || 'none'") + ")")
                     .until(d -> facts().contains("dim 768")
                     || "error".equals(browser.state()));
+            long loaded = System.nanoTime();
             assertTrue(facts().contains(format),
                     browser.element("status").getText() + " / " + facts());
             Thread.sleep(2000);
+            afterLoading = browserRss();
+            browser.element("generate").click();
+            String state = browser.awaitState(LOAD, "done", "error");
+            assertTrue(state.equals("done"), browser.element("status").getText());
+            Thread.sleep(Math.max(0, SETTLE.toMillis() - (System.nanoTime() - loaded) / 1_000_000));
+            settled = browserRss();
         } finally {
             sampler.interrupt();
             sampler.join();
         }
-        long after = browserRss();
-        long size = Files.size(model);
-        System.out.printf("browser RSS%s: %s before, %s after loading a %s file: +%s (%.2fx), peak +%s (%.2fx)%n",
-                query, mb(before), mb(after), mb(size), mb(after - before), (after - before) / (double) size,
-                mb(peak.get() - before), (peak.get() - before) / (double) size);
-        browser.element("generate").click();
-        String state = browser.awaitState(LOAD, "done", "error");
-        assertTrue(state.equals("done"), browser.element("status").getText());
-        return after - before;
+        System.out.printf("browser RSS%s: %s before loading a %s file; added right after loading %s, at the peak %s,"
+                + " settled %s%n", query, mb(before), mb(size()), share(afterLoading - before), share(peak.get() - before),
+                share(settled - before));
+        return new Added(afterLoading - before, peak.get() - before, settled - before);
+    }
+
+    private static long size() {
+        try {
+            return Files.size(model);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static String share(long added) {
+        return String.format("%s (%.2fx)", mb(added), added / (double) size());
     }
 
     private static String facts() {
