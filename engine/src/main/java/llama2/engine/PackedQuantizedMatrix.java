@@ -40,9 +40,10 @@ public final class PackedQuantizedMatrix implements Matrix {
      * caller fills.
      */
     PackedQuantizedMatrix(int rows, int cols, int groupSize, float[] scales) {
-        if (!packs(groupSize) || cols % groupSize != 0 || (long) rows * cols / groupSize != scales.length) {
-            throw new IllegalArgumentException(rows + "x" + cols + " matrix in groups of " + groupSize
-                    + " given " + scales.length + " scales");
+        QuantizedMatrix.checkGroups(rows, cols, groupSize, scales);
+        if (!packs(groupSize)) {
+            throw new IllegalArgumentException("groups of " + groupSize + " are too large to pack exactly (at most "
+                    + MAX_GROUP + ")");
         }
         this.rows = rows;
         this.cols = cols;

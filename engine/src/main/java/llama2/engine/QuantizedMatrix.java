@@ -54,16 +54,21 @@ public final class QuantizedMatrix implements Matrix {
      * {@code scales} (row-major, one per group), which the caller fills.
      */
     QuantizedMatrix(int rows, int cols, int groupSize, float[] scales) {
-        if (groupSize <= 0 || cols % groupSize != 0 || (long) rows * cols / groupSize != scales.length) {
-            throw new IllegalArgumentException(rows + "x" + cols + " matrix in groups of " + groupSize
-                    + " given " + scales.length + " scales");
-        }
+        checkGroups(rows, cols, groupSize, scales);
         this.rows = rows;
         this.cols = cols;
         this.groupSize = groupSize;
         this.blockedRows = rows - rows % BLOCK;
         this.blocked = new byte[rows * cols];
         this.scales = scales;
+    }
+
+    /** Refuses a shape whose groups do not tile its rows, or whose scales are not one per group. */
+    static void checkGroups(int rows, int cols, int groupSize, float[] scales) {
+        if (groupSize <= 0 || cols % groupSize != 0 || (long) rows * cols / groupSize != scales.length) {
+            throw new IllegalArgumentException(rows + "x" + cols + " matrix in groups of " + groupSize
+                    + " given " + scales.length + " scales");
+        }
     }
 
     /** Row {@code row}'s int8 values, {@code cols} of them from {@code values[from]}, in their place. */
