@@ -17,9 +17,12 @@ import llama2.train.Kernels.View;
  * and strided views as attention uses them.
  */
 class KernelsTest {
-    /** rows, depth, cols: leftovers of 4 rows, 4 steps, 3 vectors, one vector and cache blocks of 256. */
+    /**
+     * rows, depth, cols: leftovers of 2 and 4 rows, 2 steps, 3 vectors, one vector, the portable
+     * blocks of 64 steps and 256 columns, and the vector ones of 256.
+     */
     private static final int[][] SHAPES = {{1, 1, 1}, {4, 16, 64}, {5, 7, 70}, {9, 33, 16}, {3, 8, 8}, {13, 20, 150},
-            {64, 64, 64}, {8, 300, 48}, {260, 5, 24}, {32, 257, 56}, {4, 4, 4}, {7, 0, 9}};
+            {64, 64, 64}, {8, 300, 48}, {260, 5, 24}, {32, 257, 56}, {4, 4, 4}, {7, 0, 9}, {3, 129, 520}, {6, 65, 256}};
 
     @AfterEach
     void restore() {
