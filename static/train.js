@@ -133,6 +133,19 @@
     };
   }
 
+  /** Puts a saved run's settings back in the fields, as they were when it started. */
+  function showSettings(s) {
+    ui.mode.value = s.mode;
+    ui.preset.value = s.preset;
+    applyPreset();
+    const fields = {steps: ui.steps, lr: ui.lr, workers: ui.workers, batch: ui.batch, seqLen: ui.seq, vocab: ui.vocab, seed: ui.seed};
+    Object.keys(fields).forEach((name) => {
+      fields[name].value = String(s[name]);
+    });
+    showCommand();
+    showBase();
+  }
+
   function integer(field, name, min, max) {
     const value = Number(field.value);
     if (!Number.isInteger(value) || value < min || value > max) {
@@ -888,6 +901,7 @@
       saved = record;
       ui.discard.hidden = false;
       run = null;
+      showSettings(record.settings);
       showLosses(record.losses, record.validLosses || [], record.tokps || 0);
       showNumbers({step: record.step, steps: record.settings.steps, losses: record.losses, validLosses: record.validLosses || [],
                    info: record.info, tokps: record.tokps || 0, seconds: record.seconds});

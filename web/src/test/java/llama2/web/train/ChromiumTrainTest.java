@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
+import java.util.stream.Stream;
 import llama2.engine.CheckpointLoader;
 import llama2.engine.Config;
 import llama2.web.server.DevServer;
@@ -102,10 +103,14 @@ class ChromiumTrainTest {
         browser.element("train-start").click();
         new WebDriverWait(browser.driver(), TRAIN).until(d -> losses().length >= 9
                 || !"training".equals(trainState()));
-        browser.driver().navigate().refresh();
+        browser.open(server.url() + "?view=train"); // a reload, without the settings in the address
         awaitTrainState("paused");
         String status = browser.element("train-status").getText();
         assertTrue(status.startsWith("A run was saved at step "), status);
+        // the fields show the saved run's settings, not the page's defaults
+        assertEquals(List.of("scratch", "tiny", "24", "0.003", "2", "4", "32", "300", "7"),
+                Stream.of("mode", "preset", "steps", "lr", "workers", "batch", "seq", "vocab", "seed")
+                        .map(f -> browser.element("train-" + f).getAttribute("value")).toList());
         int savedAt = losses().length;
         assertTrue(savedAt >= 1 && savedAt < RUN.steps(), "saved mid-run, at step " + savedAt);
         // the numbers line as it was at the checkpoint, before any step of this visit
