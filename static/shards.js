@@ -21,12 +21,19 @@
  * lead's step asks for a forward pass ({pending: true}); the lead starts it on every shard, and
  * when its own stages are done the step is taken again.
  *
+ * Loading: a model from a File (or Blob) is read by every shard itself, and only the bytes it
+ * keeps: the header, then its own rows of each matrix, a range at a time (File.slice, streamed a
+ * megabyte at a time into the engine's inbox), jumping over the other shards' rows, so no worker
+ * ever holds the file or another's slice. A model that arrived whole as an ArrayBuffer (a
+ * download) reaches the followers from the lead a few megabytes at a time.
+ *
  * Lead -> follower messages: {type: 'load', shard, shards, size, name, quantize, control, vectors,
- * ports} (the shared memory, or the ports to the other shards), {type: 'chunk', bytes} (the file's
- * next bytes; only the shard's rows are kept), {type: 'follow'} (loading is over), {type: 'serve'}
- * (shared memory: follow forward passes until released). Follower -> lead: {type: 'ack'} after
- * each of the first three, {type: 'error', message}. Between shards, over their ports:
- * {type: 'begin', token, pos} (from the lead) and {type: 'part', exchange, from, part}.
+ * ports, file?} (the shared memory, or the ports to the other shards; the File this shard reads
+ * its ranges from, acknowledged once they are read), {type: 'chunk', bytes} (without a file: the
+ * file's next bytes; only the shard's rows are kept), {type: 'follow'} (loading is over),
+ * {type: 'serve'} (shared memory: follow forward passes until released). Follower -> lead:
+ * {type: 'ack'} after each of the first three, {type: 'error', message}. Between shards, over
+ * their ports: {type: 'begin', token, pos} (from the lead) and {type: 'part', exchange, from, part}.
  *
  * Only real browsers come here (the lead imports this file when asked for more than one worker),
  * so Promises are used freely.
@@ -44,7 +51,9 @@
   const CONTROL_WORDS = 8;
   const FORWARD = 1;
   const RELEASE = 2;
-  const CHUNK_BYTES = 4 << 20;  // the file reaches the followers a few megabytes at a time
+  const CHUNK_BYTES = 4 << 20;  // an ArrayBuffer reaches the followers a few megabytes at a time
+  const INBOX_BYTES = 1 << 20;  // the engine's inbox (WorkerExports.modelInbox): bytes go in this much at a time
+  const STALL_MS = 15000;       // without bytes for this long, a File's stream is read on by slices (see readRange)
   const SPIN_MS = 0.05;         // how long a shard at the barrier checks before it sleeps (as ThreadedShards)
 
   let shards = 1;
@@ -243,6 +252,8 @@
     self.onmessage = (event) => engine.then((exports) => obey(exports, event.data));
   }
 
+  let loads = 0;  // a follower's loads so far: a newer 'load' abandons the ranges being read
+
   function obey(exports, message) {
     const call = (name, ...args) => {
       const answer = JSON.parse(exports[name](...args));
@@ -251,9 +262,14 @@
       }
       return answer;
     };
+    const failed = (failure) => {
+      abort();
+      self.postMessage({type: 'error', message: failure && failure.message ? failure.message : String(failure)});
+    };
     try {
       switch (message.type) {
         case 'load':
+          loads++;
           if (message.control) {
             useSharedMemory(message.shards, message.control, message.vectors);
           } else {
@@ -263,9 +279,15 @@
             });
           }
           call('shardLoadBegin', message.size, message.name, message.shard, message.shards, message.quantize);
+          if (message.file) {
+            const number = loads;
+            readOwnRanges(message.file, call, () => exports.modelInbox(), () => number === loads, () => {})
+                .then(() => self.postMessage({type: 'ack'}), failed);
+            return;
+          }
           break;
         case 'chunk':
-          call('shardLoadChunk', new Int8Array(message.bytes));
+          feedInbox(new Uint8Array(message.bytes), call, () => exports.modelInbox());
           break;
         case 'follow':
           call('shardFollow');
@@ -278,9 +300,122 @@
       }
       self.postMessage({type: 'ack'});
     } catch (failure) {
-      abort();
-      self.postMessage({type: 'error', message: failure && failure.message ? failure.message : String(failure)});
+      failed(failure);
     }
+  }
+
+  // ---- Reading a shard's bytes (lead and followers) ----------------------------------------
+
+  /** Hands `bytes` (a Uint8Array or Int8Array), the file's next bytes, to this shard's engine through its inbox. */
+  function feedInbox(bytes, call, inbox) {
+    for (let at = 0; at < bytes.length; at += INBOX_BYTES) {
+      const length = Math.min(INBOX_BYTES, bytes.length - at);
+      inbox().set(bytes.subarray(at, at + length)); // ask for the view each time: the memory under it may move
+      call('shardLoadBytes', length);
+    }
+  }
+
+  /**
+   * Reads the bytes of `file` this shard keeps, and only those: the engine says which it needs
+   * next (shardWants: skip so many, then read so many), one range at a time. Resolves once the
+   * file is read to its end (or once `current()` turns false: a newer load took over).
+   * progress(offset): how far into the file it got.
+   */
+  function readOwnRanges(file, call, inbox, current, progress) {
+    let at = 0;
+    let buffer = new ArrayBuffer(INBOX_BYTES); // the one buffer every range is read through
+    const next = () => {
+      if (!current()) {
+        return null;
+      }
+      const wants = call('shardWants');
+      if (wants.skip > 0) {
+        call('shardSkip', wants.skip);
+        at += wants.skip;
+      }
+      if (wants.wanted === 0) {
+        progress(file.size);
+        return null; // the end of the file (the loader refuses one that stops short when it finishes)
+      }
+      const to = Math.min(file.size, at + wants.wanted);
+      if (to <= at) {
+        throw new Error(`${file.name || 'The model file'}: truncated: it ends at byte ${file.size}.`);
+      }
+      return readRange(file, at, to, buffer, (bytes) => {
+        if (current()) {
+          feedInbox(bytes, call, inbox);
+        }
+      }).then((reusable) => {
+        buffer = reusable;
+        at = to;
+        progress(at);
+        return next();
+      });
+    };
+    return Promise.resolve().then(next);
+  }
+
+  /**
+   * Reads bytes [from, to) of a Blob in order through `buffer` ("bring your own buffer", so no
+   * garbage per piece), giving each piece (a Uint8Array) to `take`; resolves to the buffer to
+   * reuse. Where such readers are missing, or the stream gives nothing for STALL_MS (a 438 MB
+   * file once stopped after its first megabyte in CI), the rest is read a slice at a time.
+   */
+  function readRange(blob, from, to, buffer, take) {
+    let at = from;
+    const bySlices = () => {
+      if (at >= to) {
+        return Promise.resolve(buffer.byteLength ? buffer : new ArrayBuffer(INBOX_BYTES));
+      }
+      const end = Math.min(to, at + INBOX_BYTES);
+      return blob.slice(at, end).arrayBuffer().then((bytes) => {
+        take(new Uint8Array(bytes));
+        at = end;
+        return bySlices();
+      });
+    };
+    let reader = null;
+    try {
+      reader = blob.slice(from, to).stream().getReader({mode: 'byob'});
+    } catch (unsupported) {
+      reader = null;
+    }
+    if (!reader) {
+      return bySlices();
+    }
+    const pump = () => withinTime(reader.read(new Uint8Array(buffer)), STALL_MS).then(({done, value}) => {
+      if (value) {
+        buffer = value.buffer; // the same memory, handed back by the reader
+      }
+      if (done) {
+        if (at < to) {
+          throw new Error(`The model file ended early, at byte ${at} of ${blob.size}.`);
+        }
+        return buffer.byteLength ? buffer : new ArrayBuffer(INBOX_BYTES);
+      }
+      at += value.byteLength;
+      take(value);
+      return pump();
+    });
+    return pump().catch((failure) => {
+      if (failure !== STALLED) {
+        throw failure;
+      }
+      reader.cancel().catch(() => {});
+      buffer = new ArrayBuffer(INBOX_BYTES); // the stalled read may still hold the old one
+      return bySlices();
+    });
+  }
+
+  const STALLED = new Error('no bytes arrived in time');
+
+  /** The promise's outcome, or STALLED if it has none after `ms` milliseconds. */
+  function withinTime(promise, ms) {
+    let timer = null;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(STALLED), ms);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   /** Follows the lead's forward passes until it releases this worker (or a shard fails). */
@@ -348,57 +483,86 @@
 
     /**
      * Loads the model into `wanted` shards (fewer if the model has fewer key/value heads): each
-     * worker keeps its rows as the file streams past. Resolves to the model's facts.
+     * worker keeps only its rows. `model` is a File or Blob, of which every worker reads its own
+     * ranges, or an ArrayBuffer, which the lead streams past the followers. Resolves to the
+     * model's facts, or to null if `current()` turned false (a newer load took over).
      */
-    function load({call, engineName, model, modelName, tokenizer, tokenizerName, wanted, quantize, preferShared}) {
+    function load({call, inbox, engineName, model, modelName, tokenizer, tokenizerName, wanted, quantize, preferShared,
+                   current, progress}) {
       release();
+      const file = typeof Blob === 'function' && model instanceof Blob ? model : null;
+      const size = file ? file.size : model.byteLength;
+      const head = file ? file.slice(0, Math.min(256, size)).arrayBuffer()
+          : Promise.resolve(model.slice(0, Math.min(256, size)));
+      return head.then((start) => {
+        if (!current()) {
+          return null;
+        }
+        const plan = call('shardCount', new Int8Array(start), size, modelName, wanted);
+        if (plan.error) {
+          throw new Error(plan.error);
+        }
+        const shared = preferShared !== false && typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
+        const count = plan.shards;
+        ensureFollowers(count - 1, engineName);
+        const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS) : null;
+        const vectorBuffers = shared ? [0, 1].map(() => new SharedArrayBuffer(4 * plan.longest)) : null;
+        const shardPorts = shared ? null : connect(count);
+        if (shared) {
+          useSharedMemory(count, controlBuffer, vectorBuffers);
+        } else {
+          useMessages(count, shardPorts[0]);
+        }
+        const strict = (name, ...args) => {
+          const answer = call(name, ...args);
+          if (answer.error) {
+            throw new Error(answer.error);
+          }
+          return answer;
+        };
+        strict('shardLoadBegin', size, modelName, 0, count, Boolean(quantize));
+        // With a file the followers read their ranges as the lead reads its own, and answer when done.
+        let failed = false;    // a follower failed: the lead stops reading too
+        const going = () => !failed && current();
+        const followersRead = tell((shard) => ({type: 'load', shard, shards: count, size, name: modelName,
+                                                quantize: Boolean(quantize), control: controlBuffer, vectors: vectorBuffers,
+                                                ports: shared ? null : shardPorts[shard], file}),
+                                   (message) => (message.ports || []).filter((port) => port));
+        followersRead.catch(() => {
+          failed = true;
+        });
+        const leadRead = file ? readOwnRanges(file, strict, inbox, going, (at) => progress(at, size))
+            : followersRead.then(() => streamToFollowers(model, strict, inbox, going, progress));
+        return Promise.all([followersRead, leadRead])
+            .then(() => (current() ? tell(() => ({type: 'follow'})) : null))
+            .then(() => {
+              if (!current()) {
+                return null;
+              }
+              const info = strict('shardLead', tokenizer, tokenizerName);
+              info.transport = count === 1 ? 'none' : shared ? 'shared memory' : 'messages';
+              return info;
+            });
+      });
+    }
+
+    /** An ArrayBuffer's bytes to every shard, a few megabytes at a time: copies to the followers, through the inbox here. */
+    function streamToFollowers(model, call, inbox, current, progress) {
       const size = model.byteLength;
-      const plan = call('shardCount', new Int8Array(model, 0, Math.min(256, size)), size, modelName, wanted);
-      if (plan.error) {
-        return Promise.reject(new Error(plan.error));
-      }
-      const shared = preferShared !== false && typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
-      const count = plan.shards;
-      ensureFollowers(count - 1, engineName);
-      const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS) : null;
-      const vectorBuffers = shared ? [0, 1].map(() => new SharedArrayBuffer(4 * plan.longest)) : null;
-      const shardPorts = shared ? null : connect(count);
-      if (shared) {
-        useSharedMemory(count, controlBuffer, vectorBuffers);
-      } else {
-        useMessages(count, shardPorts[0]);
-      }
-      const begun = call('shardLoadBegin', size, modelName, 0, count, Boolean(quantize));
-      if (begun.error) {
-        return Promise.reject(new Error(begun.error));
-      }
       let offset = 0;
       const next = () => {
-        if (offset >= size) {
-          return tell(() => ({type: 'follow'}));
+        if (offset >= size || !current()) {
+          return null;
         }
         const end = Math.min(size, offset + CHUNK_BYTES);
         const from = offset;
         offset = end;
         const sent = tell(() => ({type: 'chunk', bytes: model.slice(from, end)}), (message) => [message.bytes]);
-        const mine = call('shardLoadChunk', new Int8Array(model, from, end - from));
-        if (mine.error) {
-          return Promise.reject(new Error(mine.error));
-        }
+        feedInbox(new Uint8Array(model, from, end - from), call, inbox);
+        progress(end, size);
         return sent.then(next);
       };
-      return tell((shard) => ({type: 'load', shard, shards: count, size, name: modelName, quantize: Boolean(quantize),
-                               control: controlBuffer, vectors: vectorBuffers, ports: shared ? null : shardPorts[shard]}),
-                  (message) => (message.ports || []).filter((port) => port))
-          .then(next)
-          .then(() => {
-            const info = call('shardLead', tokenizer, tokenizerName);
-            if (info.error) {
-              throw new Error(info.error);
-            }
-            info.transport = count === 1 ? 'none' : shared ? 'shared memory' : 'messages';
-            return info;
-          });
+      return next();
     }
 
     /** ports[i][j]: shard i's end of a channel to shard j (null for i = j). */

@@ -4,7 +4,8 @@
  * Started as `new Worker('worker.js?engine=wasm')` or `?engine=js`. With `wasm` it loads the
  * WebAssembly GC build and falls back to the JavaScript build when the browser cannot run it.
  * With `&workers=N` (N > 1) it splits each model it loads across N workers, itself and N - 1
- * it starts (shards.js; at most one per key/value head of the model), which exchange through
+ * it starts (shards.js; at most one per key/value head of the model; from a File each reads only
+ * its own rows, never the whole file), which exchange through
  * shared memory when the page is cross-origin isolated, else (or with `&shared=0`) by messages;
  * the messages below stay the same, 'ready' says how many workers in `info.shards` and how they
  * exchange in `info.transport` ('shared memory', 'messages' or 'none').
@@ -155,7 +156,7 @@
       }
     };
     if (shardsWanted > 1) {
-      loadWhole(message, names, current, failed);
+      loadSplit(message, names, current, failed);
       return;
     }
     obtain(message.tokenizer, 'tokenizer', (tokenizer) => {
@@ -173,24 +174,30 @@
   }
 
   /**
-   * For a model split across workers: both files whole (a File read at once), then shards.js,
-   * which hands each worker its slice.
+   * For a model split across workers: the tokenizer whole, then shards.js, which has each worker
+   * read its own ranges of a File (none reads it whole) or streams an ArrayBuffer past them.
    */
-  function loadWhole(message, names, current, failed) {
-    const bytes = {};
-    ['model', 'tokenizer'].forEach((what) => obtain(message[what], what, (source) => {
-      const arrived = (buffer) => {
-        bytes[what] = buffer;
-        if (bytes.model && bytes.tokenizer && current()) {
-          loadInShards(bytes, names, message.quantize);
+  function loadSplit(message, names, current, failed) {
+    let model = message.model;
+    message.model = null; // from here on only shards.js keeps the File (or the downloaded bytes)
+    obtain(message.tokenizer, 'tokenizer', (source) => {
+      const arrived = (tokenizer) => {
+        if (!current()) {
+          return;
         }
+        obtain(model, 'model', (bytes) => {
+          model = null;
+          if (current()) {
+            loadInShards(bytes, tokenizer, names, message.quantize, current, failed);
+          }
+        }, failed);
       };
       if (typeof Blob === 'function' && source instanceof Blob) {
         source.arrayBuffer().then(arrived, failed);
       } else {
         arrived(source);
       }
-    }, failed));
+    }, failed);
   }
 
   /**
@@ -329,15 +336,26 @@
   }
 
   /** Each of shardsWanted workers keeps its slice of the model (shards.js). */
-  function loadInShards(bytes, names, quantize) {
+  function loadInShards(model, tokenizer, names, quantize, current, failed) {
     if (!shards) {
       importScripts('shards.js');
       shards = self.llama2Shards.lead;
     }
-    shards.load({call, engineName: engine.name, model: bytes.model, modelName: names.model, tokenizer: bytes.tokenizer,
-                 tokenizerName: names.tokenizer, wanted: shardsWanted, quantize, preferShared: sharedMemoryAllowed})
-        .then((info) => post({type: 'ready', engine: engine.name, info}),
-              (failure) => post({type: 'error', message: describeFailure(failure)}));
+    let told = 0;
+    const progress = (loaded, total) => {
+      if (loaded - told >= READ || loaded === total) {
+        told = loaded;
+        post({type: 'progress', what: 'model', loaded, total, reading: true});
+      }
+    };
+    shards.load({call, inbox: () => engine.exports.modelInbox(), engineName: engine.name, model, modelName: names.model,
+                 tokenizer, tokenizerName: names.tokenizer, wanted: shardsWanted, quantize, preferShared: sharedMemoryAllowed,
+                 current, progress})
+        .then((info) => {
+          if (info && current()) {
+            post({type: 'ready', engine: engine.name, info});
+          }
+        }, failed);
   }
 
   /** Calls back with the ArrayBuffer itself, or downloads a URL (then reports progress). */

@@ -102,6 +102,36 @@ public final class CheckpointLoader {
         tensors.accept(chunk);
     }
 
+    /**
+     * How many of the file's next bytes this loader would pass over unread (another shard's rows,
+     * the legacy RoPE tables): a reader may jump over them with {@link #skip} instead of
+     * reading them. 0 until the header arrived.
+     */
+    public long skippable() {
+        return tensors == null ? 0 : tensors.skippable();
+    }
+
+    /** Jumps over the next {@code bytes} of the file, at most {@link #skippable} of them. */
+    public void skip(long bytes) {
+        if (bytes == 0) {
+            return;
+        }
+        if (tensors == null) {
+            throw new IllegalStateException("skip before the header");
+        }
+        tensors.skip(bytes);
+        received += bytes;
+    }
+
+    /**
+     * How many bytes this loader keeps after the {@link #skippable} ones, up to the next it could
+     * skip or the file's end: what a reader that jumps over skippable bytes reads next in one go.
+     * A shard of a model reads the header, then one run of bytes per matrix (its rows).
+     */
+    public long wanted() {
+        return tensors == null ? header.remaining() : tensors.wanted();
+    }
+
     /** True once the header shows an fp32 file that this loader turns into Q8_0. */
     public boolean quantizes() {
         return quantize && parsed != null && parsed.groupSize() == 0;

@@ -25,6 +25,7 @@ final class TensorReader {
     private int next;                     // the part being filled
     private final byte[] carry = new byte[4];  // a float split between two chunks
     private int carried;
+    private static final ByteBuffer NO_BYTES = ByteBuffer.allocate(0);
 
     // The tensors, as they complete.
     private Matrix embedding;
@@ -123,6 +124,59 @@ final class TensorReader {
                 c.sharedClassifier() ? embedding : classifier);
     }
 
+    /**
+     * How many of the next bytes this reader skips without looking at them (other shards' rows,
+     * the legacy RoPE tables): a caller reading a file may jump over them with {@link #skip}.
+     */
+    long skippable() {
+        long bytes = 0;
+        for (int i = next; i < parts.size(); i++) {
+            Part part = parts.get(i);
+            if (part instanceof Skip skip) {
+                bytes += skip.left;
+            } else if (!part.complete()) { // an empty part (a shard without rows of a matrix) needs no byte
+                break;
+            }
+        }
+        return bytes;
+    }
+
+    /** Passes over {@code bytes} of the bytes it could skip ({@link #skippable}), which then need not arrive. */
+    void skip(long bytes) {
+        if (bytes < 0 || bytes > skippable()) {
+            throw new IllegalArgumentException("skipping " + bytes + " bytes of " + skippable() + " skippable");
+        }
+        for (long left = bytes; left > 0; ) {
+            Part part = parts.get(next);
+            if (part instanceof Skip skip) {
+                long n = Math.min(left, skip.left);
+                skip.left -= n;
+                left -= n;
+            }
+            if (part.complete()) {
+                part.finish();
+                next++;
+            }
+        }
+        accept(NO_BYTES); // completes the empty parts that follow, as bytes arriving would
+    }
+
+    /**
+     * How many bytes it keeps after those it could skip ({@link #skippable}), up to the next it
+     * could skip or the end: the run of the file worth reading next.
+     */
+    long wanted() {
+        int i = next;
+        while (i < parts.size() && (parts.get(i) instanceof Skip || parts.get(i).complete())) {
+            i++;
+        }
+        long bytes = i == next ? -carried : 0; // the start of a float split between chunks arrived already
+        for (; i < parts.size() && !(parts.get(i) instanceof Skip); i++) {
+            bytes += parts.get(i).bytesLeft();
+        }
+        return Math.max(0, bytes);
+    }
+
     /** Consumes all of {@code bytes}; more than the tensors need is the caller's to refuse. */
     void accept(ByteBuffer bytes) {
         bytes.order(ByteOrder.LITTLE_ENDIAN);
@@ -204,6 +258,9 @@ final class TensorReader {
 
         abstract boolean complete();
 
+        /** The bytes it still needs. */
+        abstract long bytesLeft();
+
         void finish() {
         }
     }
@@ -226,6 +283,11 @@ final class TensorReader {
         @Override
         boolean complete() {
             return left == 0;
+        }
+
+        @Override
+        long bytesLeft() {
+            return left;
         }
     }
 
@@ -291,6 +353,11 @@ final class TensorReader {
         boolean complete() {
             return row == target.rows;
         }
+
+        @Override
+        long bytesLeft() {
+            return (long) (target.rows - row) * target.cols - filled;
+        }
     }
 
     /** Little-endian floats into {@code dest[filled..]}, one split between chunks included; the new count. */
@@ -340,6 +407,11 @@ final class TensorReader {
         }
 
         @Override
+        long bytesLeft() {
+            return 4L * (values.length - filled);
+        }
+
+        @Override
         void finish() {
             sink.take(values);
         }
@@ -378,6 +450,11 @@ final class TensorReader {
         @Override
         boolean complete() {
             return row == target.rows;
+        }
+
+        @Override
+        long bytesLeft() {
+            return 4L * ((long) (target.rows - row) * target.cols - filled);
         }
 
         @Override

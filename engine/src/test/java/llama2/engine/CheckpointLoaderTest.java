@@ -99,6 +99,60 @@ class CheckpointLoaderTest {
         }
     }
 
+    /**
+     * A shard that reads only the bytes it wants and jumps over those it may skip (what a
+     * browser worker does with File.slice) keeps the same weights as one given the whole file,
+     * and reads less of it the more shards there are.
+     */
+    @Test
+    void aShardReadsOnlyItsRangesAndKeepsTheSameWeights() {
+        for (String name : new String[] {"stories260K.bin", "stories260K_q80.bin", "tiny32k_v0.bin", "tiny32k_unshared_v0.bin",
+                "tiny32k_q80.bin"}) {
+            byte[] file = Shared.bytes(Shared.model(name));
+            for (int shards = 1; shards <= 3; shards++) {
+                for (boolean quantize : new boolean[] {false, true}) {
+                    long read = 0;
+                    for (int shard = 0; shard < shards; shard++) {
+                        String what = name + ", shard " + shard + " of " + shards + (quantize ? ", quantized" : "");
+                        CheckpointLoader whole = new CheckpointLoader(file.length, name, quantize, shard, shards);
+                        whole.accept(ByteBuffer.wrap(file));
+                        CheckpointLoader ranges = new CheckpointLoader(file.length, name, quantize, shard, shards);
+                        long at = 0;
+                        while (at < file.length) {
+                            long skip = ranges.skippable();
+                            long wanted = ranges.wanted(); // after the skip
+                            ranges.skip(skip);
+                            at += skip;
+                            assertEquals(wanted, ranges.wanted(), what + ": wanted at " + at);
+                            assertTrue(wanted > 0 || at == file.length, what + ": wants nothing at " + at);
+                            for (long end = at + wanted; at < end; ) { // in pieces, a float split between two
+                                int n = (int) Math.min(end - at, 1000 + at % 7);
+                                ranges.accept(ByteBuffer.wrap(file, (int) at, n).slice());
+                                at += n;
+                                read += n;
+                            }
+                        }
+                        List<Matrix> expected = matrices(whole.finish().weights());
+                        List<Matrix> actual = matrices(ranges.finish().weights());
+                        for (int m = 0; m < expected.size(); m++) {
+                            assertSameMatrix(expected.get(m), actual.get(m), what + ", matrix " + m);
+                        }
+                    }
+                    boolean legacy = name.contains("v0") || name.equals("stories260K.bin");
+                    if (shards == 1 && !legacy) {
+                        assertEquals(file.length, read, name + ": one shard reads the whole file");
+                    } else {
+                        assertTrue(read < (long) file.length * shards, name + ": " + shards + " shards read " + read);
+                    }
+                    if (shards > 1) {
+                        assertTrue(read < file.length * 1.2, name + ": " + shards + " shards read " + read + " bytes of "
+                                + file.length + " between them");
+                    }
+                }
+            }
+        }
+    }
+
     private static List<Matrix> matrices(Weights weights) {
         List<Matrix> all = new java.util.ArrayList<>();
         weights.withMatrices(m -> {

@@ -65,10 +65,38 @@ public final class ShardExports {
         }
     }
 
-    /** The file's next bytes: only this shard's rows of them are kept. */
-    static String shardLoadChunk(Int8Array chunk) {
+    /**
+     * The first {@code length} bytes of the inbox ({@link WorkerExports#modelInbox}), the file's
+     * next bytes in order (after any it jumped over): only this shard's rows of them are kept.
+     */
+    static String shardLoadBytes(int length) {
         try {
-            loader.accept(ByteBuffer.wrap(chunk.copyToJavaArray()));
+            loader.accept(WorkerExports.inbox(length));
+            return "{}";
+        } catch (Throwable failure) {
+            loader = null;
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /**
+     * Which bytes of the file this shard needs next: {@code {"skip", "wanted"}}, jump over
+     * {@code skip} bytes (other shards' rows; {@link #shardSkip}), then read {@code wanted}
+     * ({@link #shardLoadBytes}); then ask again. So a worker reads, from a File, the header and
+     * its own rows of each matrix, and none of the others'.
+     */
+    static String shardWants() {
+        try {
+            return new Json().put("skip", loader.skippable()).put("wanted", loader.wanted()).toString();
+        } catch (Throwable failure) {
+            return WorkerExports.error(failure);
+        }
+    }
+
+    /** Jumps over the next {@code bytes} of the file, as {@link #shardWants} said it may. */
+    static String shardSkip(double bytes) {
+        try {
+            loader.skip((long) bytes);
             return "{}";
         } catch (Throwable failure) {
             loader = null;

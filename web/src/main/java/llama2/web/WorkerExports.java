@@ -65,12 +65,20 @@ public final class WorkerExports {
     @JSExport
     public static String modelBytes(int length) {
         try {
-            inbox.clear().limit(length);
-            session.acceptModelBytes(inbox);
+            session.acceptModelBytes(inbox(length));
             return "{}";
         } catch (Throwable failure) {
             return error(failure);
         }
+    }
+
+    /** The inbox's first {@code length} bytes, which the worker wrote. */
+    static ByteBuffer inbox(int length) {
+        if (length < 0 || length > inbox.capacity()) {
+            throw new IllegalArgumentException("inbox holds " + inbox.capacity() + " bytes, not " + length);
+        }
+        inbox.clear().limit(length);
+        return inbox;
     }
 
     /**
@@ -149,8 +157,18 @@ public final class WorkerExports {
     }
 
     @JSExport
-    public static String shardLoadChunk(Int8Array chunk) {
-        return ShardExports.shardLoadChunk(chunk);
+    public static String shardLoadBytes(int length) {
+        return ShardExports.shardLoadBytes(length);
+    }
+
+    @JSExport
+    public static String shardWants() {
+        return ShardExports.shardWants();
+    }
+
+    @JSExport
+    public static String shardSkip(double bytes) {
+        return ShardExports.shardSkip(bytes);
     }
 
     @JSExport

@@ -122,19 +122,35 @@ class ChromiumShardsTest {
         }
     }
 
-    /** Files opened from the disk split across workers like downloaded ones. */
+    /**
+     * Files opened from the disk split across workers like downloaded ones (each worker reads its
+     * own ranges of the file): a Q8_0 file in three workers, stories260K's legacy fp32 file (its
+     * RoPE tables skipped) in two, and that file quantized on load in two, which gives the Q8_0
+     * file's ids.
+     */
     @Test
-    void localFilesSplitAcrossThreeWorkers() throws IOException {
-        GoldenCase golden = Reference.golden("s260k_q80_topp");
-        open(server.url(), Reference.golden("s260k_topp"), 3, "");
-        new org.openqa.selenium.support.ui.Select(browser.element("model")).selectByVisibleText("Open files…");
-        browser.element("model-file").sendKeys(Paths.shared("llama2/models/" + golden.model()).toRealPath().toString());
-        browser.element("tokenizer-file").sendKeys(Paths.shared("llama2/models/" + golden.tokenizer()).toRealPath().toString());
-        new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), ChromiumPageTest.LOAD)
-                .until(d -> browser.element("facts").getAttribute("textContent").contains("Q8_0"));
-        browser.awaitReady(ChromiumPageTest.LOAD);
-        assertEquals("3", browser.script("return document.body.dataset.shards"));
-        assertEquals(expected(golden), generate());
+    void localFilesSplitAcrossWorkers() throws IOException {
+        GoldenCase q80 = Reference.golden("s260k_q80_topp");
+        GoldenCase fp32 = Reference.golden("s260k_topp");
+        for (var run : List.of(List.of(q80, q80, 3, ""), List.of(fp32, fp32, 2, ""), List.of(fp32, q80, 2, "&q8=1"))) {
+            GoldenCase file = (GoldenCase) run.get(0);
+            GoldenCase golden = (GoldenCase) run.get(1);
+            int workers = (Integer) run.get(2);
+            open(server.url(), golden, workers, (String) run.get(3));
+            browser.script("document.getElementById('facts').textContent = ''; return null"); // the facts to wait for are the file's
+            new org.openqa.selenium.support.ui.Select(browser.element("model")).selectByVisibleText("Open files…");
+            browser.element("model-file").sendKeys(Paths.shared("llama2/models/" + file.model()).toRealPath().toString());
+            browser.element("tokenizer-file").sendKeys(Paths.shared("llama2/models/" + file.tokenizer()).toRealPath().toString());
+            String facts = file == q80 ? "Q8_0" : run.get(3).equals("") ? "float32" : "quantized on load";
+            new org.openqa.selenium.support.ui.WebDriverWait(browser.driver(), ChromiumPageTest.LOAD)
+                    .withMessage(() -> file.model() + " in " + workers + " workers: " + browser.element("status").getText()
+                            + " / " + browser.element("facts").getAttribute("textContent"))
+                    .until(d -> browser.element("facts").getAttribute("textContent").contains(facts)
+                            && browser.element("facts").getAttribute("textContent").contains("workers"));
+            browser.awaitReady(ChromiumPageTest.LOAD);
+            assertEquals(String.valueOf(workers), browser.script("return document.body.dataset.shards"));
+            assertEquals(expected(golden), generate(), file.model() + " from the disk in " + workers + " workers" + run.get(3));
+        }
     }
 
     /** A conversation of two turns: the same ids with one worker, two sharing memory, two passing messages. */
