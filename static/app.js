@@ -78,6 +78,7 @@ function supportsWasmGc() {
   let download = null;         // the download in progress: {controller, number}
   let waitingLoad = null;      // a 'load' message held back until the story being written ends
   let storyText = null;        // the Text node tokens are appended to (never innerHTML)
+  const unwritten = {text: '', count: 0, tokps: 0, frame: 0, timer: 0}; // tokens for the next frame (writeStory)
   let lastSeed = null;
   let following = false;       // the page scrolls with the story until the visitor scrolls away
   let runFromLink = query.get('run') === '1'; // a "Link to this story": generate once ready
@@ -188,12 +189,10 @@ function supportsWasmGc() {
         }
         break;
       case 'token':
-        storyText.appendData(message.text);
-        ui.count.textContent = String(message.count);
-        ui.tokps.textContent = message.tokps.toFixed(1);
-        follow();
+        showToken(message);
         break;
       case 'done':
+        writeStory(); // the last tokens, now: a hidden tab has no frames
         ui.output.dataset.ids = message.ids.join(' ');
         ui.output.dataset.tokps = message.tokps.toFixed(2);
         ui.tokps.textContent = message.tokps.toFixed(1);
@@ -669,6 +668,41 @@ function supportsWasmGc() {
     }
   }
 
+  /**
+   * Tokens can come faster than the screen refreshes, and every write to the story costs this
+   * thread layout, scrolling and paint, while the workers want the cores. So the tokens since
+   * the last frame wait here and are written together, once per animation frame. A hidden tab
+   * has no frames: there a timer writes them (browsers run it about once a second), and the end
+   * of a story writes what waits at once.
+   */
+  function showToken(message) {
+    unwritten.text += message.text;
+    unwritten.count = message.count;
+    unwritten.tokps = message.tokps;
+    if (!unwritten.timer) {
+      unwritten.frame = typeof requestAnimationFrame === 'function' ? requestAnimationFrame(writeStory) : 0;
+      unwritten.timer = setTimeout(writeStory, 200);
+    }
+  }
+
+  /** Writes the tokens that wait (text, count, tok/s), then follows the story. */
+  function writeStory() {
+    if (!unwritten.timer) {
+      return;
+    }
+    if (unwritten.frame && typeof cancelAnimationFrame === 'function') {
+      cancelAnimationFrame(unwritten.frame);
+    }
+    clearTimeout(unwritten.timer);
+    unwritten.frame = 0;
+    unwritten.timer = 0;
+    storyText.appendData(unwritten.text);
+    unwritten.text = '';
+    ui.count.textContent = String(unwritten.count);
+    ui.tokps.textContent = unwritten.tokps.toFixed(1);
+    follow();
+  }
+
   /** Keeps the end of the story in view while it grows, unless the visitor has scrolled away. */
   function follow() {
     if (!following) {
@@ -937,6 +971,7 @@ function supportsWasmGc() {
 
   /** Errors are said in #status, brought into view: it sits by the controls that cause them. */
   function fail(text) {
+    writeStory(); // the tokens before the failure
     setState('error', text);
     ui.status.scrollIntoView({block: 'nearest'});
   }

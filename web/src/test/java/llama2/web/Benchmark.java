@@ -30,8 +30,9 @@ import llama2.web.support.TestModels;
  * <p>{@code ./web/bench workers [15M 42M 110M]} measures instead a model split across workers
  * ({@code ?workers=N}): random models of stories15M/42M/110M's shapes in fp32 and Q8_0, greedy,
  * 1 and 2 workers sharing memory (the page cross-origin isolated), interleaved round by round so
- * a busy machine slows every configuration alike; it reports median tok/s, the median of each
- * round's ratio to one worker, and whether every configuration produced the same ids. With
+ * a busy machine slows every configuration alike; it reports median tok/s, the share of a core
+ * the page's main thread used while the story was written, the median of each round's ratio to
+ * one worker, and whether every configuration produced the same ids. With
  * {@code baseline=DIR} (another build's {@code web/target/site}) every configuration also runs on
  * that build, interleaved, and each gets its ratio to it. The browser's threads are given this
  * JVM's niceness ({@link Priority}): run it as {@code nice -n -5 ./web/bench workers …} on a
@@ -86,10 +87,10 @@ public final class Benchmark {
         double bestPerCpu = 0;
         int steps = 0;
         for (int run = 0; run < RUNS; run++) {
-            Map<String, Long> cpuBefore = browserThreadTicks();
+            Map<String, Long> cpuBefore = browserThreadTicks(false);
             browser.element("generate").click();
             String state = browser.awaitState(Duration.ofMinutes(10), "done", "error");
-            long cpuTicks = busiestThreadTicks(cpuBefore, browserThreadTicks());
+            long cpuTicks = busiestThreadTicks(cpuBefore, browserThreadTicks(false));
             if (!state.equals("done")) {
                 throw new IllegalStateException(model + " on " + engine + ": " + browser.element("status").getText());
             }
@@ -130,15 +131,25 @@ public final class Benchmark {
     }
 
     /** Linux reports process CPU time in clock ticks of 1/100 s. */
-    private static final int TICKS_PER_SECOND = 100;
+    static final int TICKS_PER_SECOND = 100;
 
-    /** User + system CPU ticks of each thread of the processes this JVM started (Chromium and its helpers). */
-    private static Map<String, Long> browserThreadTicks() {
+    /**
+     * User + system CPU ticks of each thread of the processes this JVM started (Chromium and its
+     * helpers), or only of the renderers' main threads (each page's: the thread that runs its
+     * scripts, layout and paint; on Linux it keeps the process's name and id).
+     */
+    static Map<String, Long> browserThreadTicks(boolean pageThreads) {
         Map<String, Long> ticks = new HashMap<>();
         ProcessHandle.current().descendants().forEach(process -> {
+            if (pageThreads && !isRenderer(process.pid())) {
+                return;
+            }
             try (var tasks = Files.list(Path.of("/proc/" + process.pid() + "/task"))) {
                 tasks.forEach(task -> {
                     try {
+                        if (pageThreads && !task.getFileName().toString().equals(String.valueOf(process.pid()))) {
+                            return;
+                        }
                         String stat = Files.readString(task.resolve("stat"));
                         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                         ticks.put(task.toString(), Long.parseLong(fields[11]) + Long.parseLong(fields[12]));
@@ -153,7 +164,15 @@ public final class Benchmark {
         return ticks;
     }
 
-    private static long busiestThreadTicks(Map<String, Long> before, Map<String, Long> after) {
+    private static boolean isRenderer(long pid) {
+        try {
+            return Files.readString(Path.of("/proc/" + pid + "/cmdline")).contains("--type=renderer");
+        } catch (IOException | RuntimeException gone) {
+            return false;
+        }
+    }
+
+    static long busiestThreadTicks(Map<String, Long> before, Map<String, Long> after) {
         long busiest = 0;
         for (Map.Entry<String, Long> thread : after.entrySet()) {
             busiest = Math.max(busiest, thread.getValue() - before.getOrDefault(thread.getKey(), 0L));

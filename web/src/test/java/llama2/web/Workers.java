@@ -131,6 +131,7 @@ final class Workers {
     private static void run(Path site, Path baseline, Path overlay, List<Setup> setups) throws IOException {
         Map<Setup, List<Double>> tokps = new LinkedHashMap<>();
         Map<Setup, String> ids = new LinkedHashMap<>();
+        Map<Setup, List<Double>> mainThread = new LinkedHashMap<>();
         try (DevServer server = new DevServer(0, List.of(overlay, site));
              DevServer old = new DevServer(0, List.of(overlay, baseline == null ? site : baseline));
              Chromium browser = Chromium.start()) {
@@ -144,8 +145,10 @@ final class Workers {
                     browser.awaitReady(Duration.ofMinutes(5));
                     String shards = (String) browser.script("return document.body.dataset.shards");
                     int reniced = Priority.matchThisProcess();
+                    Map<String, Long> mainBefore = Benchmark.browserThreadTicks(true);
                     browser.element("generate").click();
                     String state = browser.awaitState(Duration.ofMinutes(10), "done", "error");
+                    long mainTicks = Benchmark.busiestThreadTicks(mainBefore, Benchmark.browserThreadTicks(true));
                     if (!state.equals("done")) {
                         throw new IllegalStateException(setup + ": " + browser.element("status").getText());
                     }
@@ -154,15 +157,19 @@ final class Workers {
                                 + Priority.ofThisProcess() + ")");
                     }
                     double speed = Double.parseDouble(browser.element("output").getAttribute("data-tokps"));
-                    System.out.println(String.format(Locale.ROOT, "  %s  %6.1f tok/s  (workers used: %s)", setup, speed, shards));
+                    int tokens = browser.element("output").getAttribute("data-ids").split(" ").length - 1;
+                    double main = mainTicks / (double) Benchmark.TICKS_PER_SECOND / ((tokens - 1) / speed);
+                    System.out.println(String.format(Locale.ROOT, "  %s  %6.1f tok/s  page's main thread %3.0f%% of a core"
+                            + "  (workers used: %s)", setup, speed, 100 * main, shards));
                     tokps.computeIfAbsent(setup, k -> new ArrayList<>()).add(speed);
+                    mainThread.computeIfAbsent(setup, k -> new ArrayList<>()).add(main);
                     ids.put(setup, browser.element("output").getAttribute("data-ids"));
                 }
             }
         }
         System.out.println();
-        System.out.println("shape format workers transport   median tok/s   vs 1 worker (median of rounds)   same ids as 1 worker"
-                + (baseline == null ? "" : "   vs baseline (median of rounds)"));
+        System.out.println("shape format workers transport   median tok/s   main thread   vs 1 worker (median of rounds)"
+                + "   same ids as 1 worker" + (baseline == null ? "" : "   vs baseline (median of rounds)"));
         for (Setup setup : setups) {
             Setup one = new Setup(setup.shape(), setup.format(), 1, "-", setup.baseline());
             List<Double> ratios = new ArrayList<>();
@@ -178,8 +185,9 @@ final class Workers {
                 }
                 versus = String.format(Locale.ROOT, "                    %5.2fx", median(gains));
             }
-            System.out.println(String.format(Locale.ROOT, "%s  %8.1f      %5.2fx                            %s%s",
-                    setup, median(tokps.get(setup)), median(ratios), ids.get(setup).equals(ids.get(one)) ? "yes" : "NO", versus));
+            System.out.println(String.format(Locale.ROOT, "%s  %8.1f        %4.0f%%         %5.2fx                            %s%s",
+                    setup, median(tokps.get(setup)), 100 * median(mainThread.get(setup)), median(ratios),
+                    ids.get(setup).equals(ids.get(one)) ? "yes" : "NO", versus));
         }
     }
 
