@@ -22,7 +22,7 @@ final class KernelChoice {
 
     static Kernels.Implementation named(String command, String name) {
         return switch (name) {
-            case "portable" -> PortableKernels.INSTANCE;
+            case "portable" -> PortableKernels.ROWS;
             case "vector" -> {
                 if (!vectorAvailable()) {
                     throw new BadInputException(command + ": --kernels vector needs java --add-modules jdk.incubator.vector");

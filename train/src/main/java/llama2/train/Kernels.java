@@ -38,7 +38,7 @@ final class Kernels {
         void gemm(View c, View a, boolean transposeA, View b, boolean accumulate);
     }
 
-    private static Implementation active = PortableKernels.INSTANCE;
+    private static Implementation active = PortableKernels.TILES;
 
     /** From now on, every product in this process goes through {@code kernels}. */
     static void use(Implementation kernels) {

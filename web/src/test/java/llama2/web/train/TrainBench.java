@@ -13,12 +13,14 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * Training tokens/s of the Train view in headless Chromium with 1 and 2 workers, beside the same
- * trainer on the JVM (portable kernels, one thread, in this process), for the tiny and small
+ * trainer on the JVM (the portable kernels' loop the browser runs, {@code PortableKernels.TILES}, one
+ * thread, in this process; {@code --kernels portable} runs another loop, the same bits faster), for the tiny and small
  * presets, each the median step's (so neither the first step nor the validation between steps
  * counts), and the parts of a step in the page (the workers' gradients, the exchange and AdamW
  * step, the page's own work), from the times the workers were told and answered; then the command-line trainer's own {@code bench} of the same shapes (its fast and
  * portable kernels, on one thread and all cores). A benchmark, not a test:
- * {@code mvn -q -pl web -am exec:java@train-bench} after a build.
+ * {@code mvn -q -pl web -am exec:java@train-bench} after a build. With {@code -Dbaseline=DIR}
+ * (another build's site) it compares the two pages instead, in turn (see {@link #compare}).
  */
 public final class TrainBench {
     private TrainBench() {}
@@ -34,12 +36,16 @@ public final class TrainBench {
         Path text = Files.createTempFile("train-bench", ".txt");
         Files.writeString(text, firstStories(Paths.shared("data/tinystories/train.txt"), 400_000));
         byte[] bytes = Files.readAllBytes(text);
+        if (args.length > 1 && !args[1].isBlank()) {
+            compare(site, Path.of(args[1]), text, 2);
+            return;
+        }
         try (DevServer server = new DevServer(0, List.of(site)); Chromium browser = Chromium.start()) {
             for (Preset p : PRESETS) {
                 double jvm = jvmTokensPerSecond(p, bytes);
                 PageSpeed one = pageSpeed(browser, server, p, text, 1);
                 PageSpeed two = pageSpeed(browser, server, p, text, 2);
-                System.out.printf(Locale.ROOT, "%-5s | JVM portable, 1 thread %6.0f tok/s | Chromium 1 worker %6.0f tok/s (%.2fx JVM)"
+                System.out.printf(Locale.ROOT, "%-5s | JVM, the page's loop, 1 thread %6.0f tok/s | Chromium 1 worker %6.0f tok/s (%.2fx JVM)"
                         + " | 2 workers %6.0f tok/s (%.2fx 1 worker)%n", p.name(), jvm, one.tokensPerSecond(),
                         one.tokensPerSecond() / jvm, two.tokensPerSecond(), two.tokensPerSecond() / one.tokensPerSecond());
                 System.out.printf(Locale.ROOT, "        1 worker: median step %.3f s = the worker's step %.3f s + the page until"
@@ -52,6 +58,39 @@ public final class TrainBench {
                 System.out.print(TrainCli.cli(TrainCli.jar().get(), "bench", "--configs",
                         String.join(",", PRESETS.stream().map(Preset::name).toList()), "--batch", "" + PRESETS.get(0).batch(),
                         "--steps", "" + PRESETS.get(1).steps()));
+            }
+        }
+    }
+
+    /**
+     * This build's page against another build's ({@code -Dbaseline=DIR}, its site), in turn:
+     * {@code rounds} runs of each per preset and number of workers, the tokens/s of each pair, the
+     * median ratio, and this build's two workers against its one in the same round.
+     */
+    static void compare(Path site, Path baseline, Path text, int rounds) throws Exception {
+        try (DevServer server = new DevServer(0, List.of(site)); DevServer other = new DevServer(0, List.of(baseline));
+             Chromium browser = Chromium.start()) {
+            for (Preset p : PRESETS) {
+                double[][] mine = new double[3][rounds], theirs = new double[3][rounds];
+                for (int r = 0; r < rounds; r++) {
+                    for (int workers = 1; workers <= 2; workers++) {
+                        mine[workers][r] = pageSpeed(browser, server, p, text, workers).tokensPerSecond();
+                        theirs[workers][r] = pageSpeed(browser, other, p, text, workers).tokensPerSecond();
+                        System.out.printf(Locale.ROOT, "%-5s %d worker%s: this build %6.0f tok/s, baseline %6.0f tok/s (%.2fx)%n",
+                                p.name(), workers, workers == 1 ? " " : "s", mine[workers][r], theirs[workers][r],
+                                mine[workers][r] / theirs[workers][r]);
+                    }
+                }
+                for (int workers = 1; workers <= 2; workers++) {
+                    double[] ratios = new double[rounds], scaling = new double[rounds];
+                    for (int r = 0; r < rounds; r++) {
+                        ratios[r] = mine[workers][r] / theirs[workers][r];
+                        scaling[r] = mine[2][r] / mine[1][r];
+                    }
+                    System.out.printf(Locale.ROOT, "%-5s %d worker%s: median ratio to the baseline %.2fx%s%n", p.name(), workers,
+                            workers == 1 ? " " : "s", median(ratios),
+                            workers == 2 ? String.format(Locale.ROOT, "; this build's 2 workers / 1: %.2fx", median(scaling)) : "");
+                }
             }
         }
     }
