@@ -372,10 +372,12 @@ final class TensorReader {
                     carried = 0;
                 }
             } else {
+                // One float at a time, not through asFloatBuffer(): that makes an object per call,
+                // one per row of a matrix quantized on load, garbage the browser's young generation grows for.
                 int n = Math.min(dest.length - filled, bytes.remaining() / 4);
-                bytes.asFloatBuffer().get(dest, filled, n);
-                bytes.position(bytes.position() + 4 * n);
-                filled += n;
+                for (int end = filled + n; filled < end; filled++) {
+                    dest[filled] = bytes.getFloat();
+                }
             }
         }
         return filled;

@@ -50,14 +50,16 @@ public final class Tokenizer {
             if (in.size() - in.position() < 8) {
                 throw new BadInputException(source + ": holds only " + id + " tokens, the model needs " + vocabSize);
             }
-            scores[id] = in.readFloat("score of token " + id);
-            int length = in.readInt("length of token " + id);
+            // Checked above, so these descriptions are never shown (and no string is built per token:
+            // in a browser, 32,000 of them would be garbage the size of the vocabulary, many times over).
+            scores[id] = in.readFloat("a token's score");
+            int length = in.readInt("a token's length");
             long left = in.size() - in.position();
             if (length < 0 || length > left) {
                 throw new BadInputException(source + ": token " + id + " has length " + length
                         + (length < 0 ? "" : ", more than the " + left + " bytes left in the file"));
             }
-            pieces[id] = in.readBytes(length, "token " + id);
+            pieces[id] = in.readBytes(length, "a token"); // also checked above
         }
         long extra = in.size() - in.position();
         if (extra > 0) {
