@@ -103,7 +103,7 @@ class ChromiumShardsTest {
 
     @Test
     void stopEndsAStoryOfTwoWorkersAndTheNextOneRuns() {
-        browser.open(server.url() + "?model=slow&steps=0&seed=3&workers=2");
+        browser.open(server.url() + "?model=slow&steps=0&seed=23&workers=2");
         browser.awaitReady(ChromiumPageTest.LOAD);
         assertEquals("2", browser.script("return document.body.dataset.shards"));
         browser.driver().manage().timeouts().scriptTimeout(ChromiumPageTest.GENERATE);
