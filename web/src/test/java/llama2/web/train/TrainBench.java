@@ -36,7 +36,7 @@ public final class TrainBench {
         Path text = Files.createTempFile("train-bench", ".txt");
         Files.writeString(text, firstStories(Paths.shared("data/tinystories/train.txt"), 400_000));
         byte[] bytes = Files.readAllBytes(text);
-        if (args.length > 1 && !args[1].isBlank()) {
+        if (args.length > 1 && args[1] != null && !args[1].isBlank()) { // an empty -Dbaseline comes as null
             compare(site, Path.of(args[1]), text, 2);
             return;
         }
