@@ -55,21 +55,37 @@
   const INBOX_BYTES = 1 << 20;  // the engine's inbox (WorkerExports.modelInbox): bytes go in this much at a time
   const STALL_MS = 15000;       // without bytes for this long, a File's stream is read on by slices (see readRange)
   const SPIN_MS = 0.05;         // how long a shard at the barrier checks before it sleeps (as ThreadedShards)
+  // Where each shard's time went during the last story (shared memory), in milliseconds: after the
+  // control words, TIMES numbers per shard, each written only by its shard (read by the lead after
+  // the story). The lead's worker puts them in its 'done' message; ./web/bench workers prints them.
+  const COMPUTE = 0;    // its part of the forward pass: from an exchange (or the pass's start) to the next
+  const PUT = 1;        // copying its slice into shared memory and the others' out of it
+  const WAIT = 2;       // at the barrier of an exchange, for the slowest shard
+  const BETWEEN = 3;    // between forward passes (the lead: sampling the token, its message, the next task;
+                        // the others: waiting for the lead to begin the next pass)
+  const EXCHANGES = 4;  // exchanges, counted
+  const COPY = 5;       // the engine copying its slice into its box and the others' out (WorkerExchange.java)
+  const TIMES = 6;
 
   let shards = 1;
   let control = null;    // shared memory: an Int32Array
   let vectors = null;    // shared memory: two Float32Arrays, used in turn
   let parity = 0;
+  let times = null;      // shared memory: a Float64Array of TIMES numbers per shard (see COMPUTE)
+  let timesAt = 0;       // this shard's first
+  let clocked = 0;       // performance.now() when the last of them was counted up to
   let ports = null;      // messages: a MessagePort to each other shard (null at this shard's index)
   let exchanges = 0;     // messages: exchanges begun so far; every shard numbers them alike
-  let gathering = null;  // messages: the exchange under way: {number, whole, missing, then}
+  let gathering = null;  // messages: the exchange under way: {number, box, missing, then}
   let early = [];        // messages: parts of exchanges this shard has not begun yet
   let onBegin = null;    // messages, a follower: what to do when the lead begins a forward pass
   let asked = null;      // messages, the lead: the forward pass its step asked for: {token, pos}
 
-  function useSharedMemory(count, controlBuffer, vectorBuffers) {
+  function useSharedMemory(shard, count, controlBuffer, vectorBuffers) {
     shards = count;
-    control = new Int32Array(controlBuffer);
+    control = new Int32Array(controlBuffer, 0, CONTROL_WORDS);
+    times = new Float64Array(controlBuffer, 4 * CONTROL_WORDS, TIMES * count);
+    timesAt = TIMES * shard;
     vectors = vectorBuffers.map((buffer) => new Float32Array(buffer));
     parity = 0;
     ports = null;
@@ -101,20 +117,20 @@
 
   function absorb(message) {
     const exchange = gathering;
-    exchange.whole.set(message.part, message.from);
+    exchange.box.set(message.part, message.from);
     exchange.missing--;
     if (exchange.missing === 0 && exchange.then) {
       gathering = null;
-      exchange.then(exchange.whole);
+      exchange.then();
     }
   }
 
-  /** Messages: calls back with the whole vector once every shard's part of it arrived. */
+  /** Messages: calls back once every shard's part of the vector arrived in the engine's box. */
   function whenGathered(then) {
     const exchange = gathering;
     if (exchange.missing === 0) {
       gathering = null;
-      then(exchange.whole);
+      then();
     } else {
       exchange.then = then;
     }
@@ -131,9 +147,9 @@
         for (;;) {
           const answer = call('shardStage', token, pos, stage++);
           if (answer.waiting) {
-            whenGathered((whole) => {
+            whenGathered(() => {
               try {
-                call('shardReceive', whole);
+                call('shardReceive');
               } catch (failure) {
                 fail(failure);
                 return;
@@ -179,6 +195,13 @@
     }
   }
 
+  /** Adds the time since the last count to this shard's `field` (COMPUTE, PUT, WAIT, BETWEEN or COPY). */
+  function clock(field) {
+    const now = performance.now();
+    times[timesAt + field] += now - clocked;
+    clocked = now;
+  }
+
   /** Ends every wait with an error: a shard failed, the others must not wait for it forever. */
   function abort() {
     if (control) {
@@ -189,6 +212,17 @@
   }
 
   self.llama2Shards = {
+    /** The engine's calls around its copies of an exchange (shared memory): what it did since the last count. */
+    computed: () => {
+      if (control) {
+        clock(COMPUTE);
+      }
+    },
+    copied: () => {
+      if (control) {
+        clock(COPY);
+      }
+    },
     /**
      * The lead starts a forward pass. Shared memory: the followers run theirs; true. Messages:
      * false, the pass must run in stages first.
@@ -198,20 +232,24 @@
         asked = {token, pos};
         return false;
       }
+      clock(BETWEEN);
       Atomics.store(control, TOKEN, token);
       Atomics.store(control, POSITION, pos);
       Atomics.store(control, COMMAND, FORWARD);
       arrive();
+      clock(WAIT);
       return true;
     },
     /**
-     * This shard's part starts at `from`. Shared memory: returns the whole vector of `length`
-     * floats. Messages: sends the part to the others and returns null (the stage ends there).
+     * The engine's box (WorkerExchange.java: a Float32Array over its memory, as long as the
+     * longest vector) holds this shard's part of a vector, [from, to), at its place. Shared memory:
+     * writes the other shards' parts around it and returns true. Messages: sends the part to the
+     * others and returns false; their parts go into the box as they arrive (the stage ends there).
      */
-    allGather: (part, from, length) => {
+    allGather: (box, from, to, length) => {
       if (!control) {
-        gathering = {number: exchanges++, whole: new Float32Array(length), missing: shards - 1, then: null};
-        gathering.whole.set(part, from);
+        gathering = {number: exchanges++, box, missing: shards - 1, then: null};
+        const part = box.slice(from, to);
         ports.forEach((port) => {
           if (port) {
             port.postMessage({type: 'part', exchange: gathering.number, from, part});
@@ -220,13 +258,20 @@
         const arrived = early.filter((message) => message.exchange === gathering.number);
         early = early.filter((message) => message.exchange !== gathering.number);
         arrived.forEach(absorb);
-        return null;
+        return false;
       }
+      clock(COPY);
       const vector = vectors[parity];
       parity ^= 1;
-      vector.set(part, from);
+      vector.set(box.subarray(from, to), from);
+      clock(PUT);
       arrive();
-      return vector.subarray(0, length);
+      clock(WAIT);
+      box.set(vector.subarray(0, from));
+      box.set(vector.subarray(to, length), to);
+      clock(PUT);
+      times[timesAt + EXCHANGES]++;
+      return true;
     }
   };
 
@@ -271,7 +316,7 @@
         case 'load':
           loads++;
           if (message.control) {
-            useSharedMemory(message.shards, message.control, message.vectors);
+            useSharedMemory(message.shard, message.shards, message.control, message.vectors);
           } else {
             useMessages(message.shards, message.ports);
             onBegin = (token, pos) => runStages(call, token, pos, () => {}, (failure) => {
@@ -420,8 +465,10 @@
 
   /** Follows the lead's forward passes until it releases this worker (or a shard fails). */
   function serve(call) {
+    clocked = performance.now();
     for (;;) {
       arrive();
+      clock(BETWEEN);
       if (Atomics.load(control, COMMAND) === RELEASE) {
         return;
       }
@@ -505,11 +552,11 @@
         const shared = preferShared !== false && typeof SharedArrayBuffer === 'function' && self.crossOriginIsolated === true;
         const count = plan.shards;
         ensureFollowers(count - 1, engineName);
-        const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS) : null;
+        const controlBuffer = shared ? new SharedArrayBuffer(4 * CONTROL_WORDS + 8 * TIMES * count) : null;
         const vectorBuffers = shared ? [0, 1].map(() => new SharedArrayBuffer(4 * plan.longest)) : null;
         const shardPorts = shared ? null : connect(count);
         if (shared) {
-          useSharedMemory(count, controlBuffer, vectorBuffers);
+          useSharedMemory(0, count, controlBuffer, vectorBuffers);
         } else {
           useMessages(count, shardPorts[0]);
         }
@@ -622,6 +669,8 @@
       }
       if (!serving && followers.length > 0 && control) {
         serving = true;
+        times.fill(0); // this story's times only; the followers wait in their event loops
+        clocked = performance.now();
         followers.forEach((follower) => follower.worker.postMessage({type: 'serve'}));
       }
     }
@@ -644,6 +693,22 @@
       }
     }
 
-    return {load, serve, release, forward};
+    /**
+     * Where each worker's time went in the story just written (shared memory; after release):
+     * per shard {compute, put, wait, between} in milliseconds and {exchanges}; null otherwise.
+     */
+    function timing() {
+      if (!control) {
+        return null;
+      }
+      const shardTimes = [];
+      for (let at = 0; at < times.length; at += TIMES) {
+        shardTimes.push({compute: times[at + COMPUTE], copy: times[at + COPY], put: times[at + PUT], wait: times[at + WAIT],
+                         between: times[at + BETWEEN], exchanges: times[at + EXCHANGES]});
+      }
+      return shardTimes;
+    }
+
+    return {load, serve, release, forward, timing};
   }
 })();

@@ -36,6 +36,9 @@
  *       'turn' (the assistant has answered) or 'context' (the conversation is full). ids is what
  *       the CLI's --ids prints (BOS, prompt, samples); in chat, the ids sampled in this turn.
  *       note: the engine's sentence when the steps ended inside the prompt, else ''.
+ *       timing: where the time went, in milliseconds: {step (in the engine's step(), all
+ *       tokens), shards (a model split across workers sharing memory: per worker {compute, copy,
+ *       put, wait, between, exchanges}, see shards.js; else null)}; ./web/bench workers prints it.
  *   {type: 'error', message}                          a sentence for people
  *
  * The engine's exports (WorkerExports.java) each return one JSON object (but modelInbox, the
@@ -393,7 +396,8 @@
       post({type: 'error', message: started.error});
       return;
     }
-    job = {stopRequested: false, ids: started.ids, note: started.note, count: 0, firstTokenAt: 0, lastTokenAt: 0};
+    job = {stopRequested: false, ids: started.ids, note: started.note, count: 0, firstTokenAt: 0, lastTokenAt: 0,
+           stepMs: 0};
     if (shards) {
       shards.serve();
     }
@@ -410,8 +414,10 @@
       return;
     }
     let step;
+    const stepStart = clock();
     try {
       step = call('step');
+      current.stepMs += clock() - stepStart;
     } catch (failure) { // a worker of a split model failed mid-step
       step = {error: describeFailure(failure)};
     }
@@ -450,7 +456,7 @@
     job = null;
     releaseShards();
     post({type: 'done', ids: current.ids, count: current.count, tokps: tokensPerSecond(current), reason,
-          note: current.note});
+          note: current.note, timing: {step: current.stepMs, shards: shards ? shards.timing() : null}});
   }
 
   /** Between stories the other workers wait in their event loops, where they can load a model. */

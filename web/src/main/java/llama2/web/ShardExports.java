@@ -10,7 +10,6 @@ import llama2.engine.ShardRows;
 import llama2.engine.Tokenizer;
 import llama2.engine.Transformer;
 import org.teavm.jso.typedarrays.ArrayBuffer;
-import org.teavm.jso.typedarrays.Float32Array;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
@@ -41,8 +40,7 @@ public final class ShardExports {
     static String shardCount(Int8Array head, double size, String name, int wanted) {
         try {
             Config config = CheckpointLoader.config(littleEndian(head.copyToJavaArray()), (long) size, name);
-            int longest = Math.max(config.vocabSize(), Math.max(config.dim(), config.hiddenDim()));
-            return new Json().put("shards", ShardRows.usable(config, wanted)).put("longest", longest).toString();
+            return new Json().put("shards", ShardRows.usable(config, wanted)).put("longest", longest(config)).toString();
         } catch (Throwable failure) {
             return WorkerExports.error(failure);
         }
@@ -108,7 +106,7 @@ public final class ShardExports {
     static String shardFollow() {
         try {
             Checkpoint checkpoint = finish();
-            exchange = new WorkerExchange(false);
+            exchange = new WorkerExchange(false, longest(checkpoint.config()));
             follower = new Transformer(checkpoint.weights(), index, shards, exchange);
             part = follower;
             return "{}";
@@ -127,7 +125,7 @@ public final class ShardExports {
             Checkpoint checkpoint = finish();
             Tokenizer vocabulary = Tokenizer.read(littleEndian(Int8Array.create(tokenizer).copyToJavaArray()),
                     checkpoint.config().vocabSize(), tokenizerName);
-            exchange = new WorkerExchange(true);
+            exchange = new WorkerExchange(true, longest(checkpoint.config()));
             Transformer lead = shards == 1 ? new Transformer(checkpoint.weights())
                     : new Transformer(checkpoint.weights(), 0, shards, exchange);
             part = lead;
@@ -154,7 +152,7 @@ public final class ShardExports {
     /**
      * Stage {@code stage} of this shard's forward pass (messages: see {@link WorkerExchange}):
      * {@code {"stages", "waiting"}}, waiting true when the stage ended with an exchange whose
-     * whole vector must arrive ({@link #shardReceive}) before the next stage.
+     * other parts must arrive ({@link #shardReceive}) before the next stage.
      */
     static String shardStage(int token, int pos, int stage) {
         try {
@@ -168,14 +166,19 @@ public final class ShardExports {
         }
     }
 
-    /** The whole vector of the exchange the last stage began. */
-    static String shardReceive(Float32Array whole) {
+    /** The other shards' parts of the exchange the last stage began are in the exchange's box. */
+    static String shardReceive() {
         try {
-            exchange.complete(whole);
+            exchange.complete();
             return "{}";
         } catch (Throwable failure) {
             return WorkerExports.error(failure);
         }
+    }
+
+    /** The most floats one exchange moves: the model's longest vector. */
+    private static int longest(Config config) {
+        return Math.max(config.vocabSize(), Math.max(config.dim(), config.hiddenDim()));
     }
 
     private static Checkpoint finish() {

@@ -1,25 +1,33 @@
 package llama2.web;
 
-import java.util.Arrays;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import llama2.engine.Exchange;
 import org.teavm.jso.JSBody;
 import org.teavm.jso.typedarrays.Float32Array;
 
 /**
- * The shards' exchange in the browser: static/shards.js moves the parts between workers and hands
- * back the whole vector. Wasm GC arrays cannot be shared between workers, so each part is copied
- * out and the whole copied back in.
+ * The shards' exchange in the browser: static/shards.js moves the parts between workers. Wasm GC
+ * arrays cannot be shared between workers, nor read by JavaScript, so the vector goes through a
+ * box in the engine's linear memory that JavaScript sees as a Float32Array: this shard's part is
+ * copied in, shards.js copies it out and the others' parts in around it, and they are copied back.
+ * Each copy is one loop over the floats (TeaVM's own conversions of a whole array allocate a new
+ * typed array and Java array per exchange and cross into JavaScript per 1024 floats: 0.8-1.3 ms
+ * of a token, measured with shards.js's timing). Nothing else is allocated in that memory while
+ * a model writes, so the Float32Array stays valid from an exchange's start to its end.
  *
  * <p>With shared memory each call waits for the other shards (Atomics.wait, which a worker may do
  * inside a call). With messages nothing may wait: the shards run the forward pass stage by stage
  * ({@link llama2.engine.Transformer#stage}), an exchange only sends this shard's part and the
- * whole vector arrives later through {@link #complete}; the lead's forward pass, asked for by a
+ * others' arrive later in the box ({@link #complete}); the lead's forward pass, asked for by a
  * step, throws {@link ForwardPending} until its stages ran.
  */
 final class WorkerExchange implements Exchange {
     private final boolean lead;
-    private float[] pending;   // the vector of an exchange still under way (messages)
-    private int pendingFrom;   // and this shard's part of it, already in place
+    private final FloatBuffer box; // as long as the longest vector exchanged; each part at its place
+    private float[] pending;       // the vector of an exchange still under way (messages)
+    private int pendingFrom;       // and this shard's part of it, already in place
     private int pendingTo;
 
     /** A step needs a forward pass that the shards must first run stage by stage. */
@@ -29,8 +37,10 @@ final class WorkerExchange implements Exchange {
         }
     }
 
-    WorkerExchange(boolean lead) {
+    /** {@code longest}: the most floats one exchange moves (the model's longest vector). */
+    WorkerExchange(boolean lead, int longest) {
         this.lead = lead;
+        this.box = ByteBuffer.allocateDirect(4 * longest).order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
 
     @Override
@@ -42,13 +52,17 @@ final class WorkerExchange implements Exchange {
 
     @Override
     public void allGather(float[] v, int from, int to) {
-        Float32Array whole = allGather0(Float32Array.copyFromJavaArray(Arrays.copyOfRange(v, from, to)), from, v.length);
-        if (whole == null) {
+        computed();
+        box.clear().position(from);
+        box.put(v, from, to - from);
+        box.clear();
+        if (allGather0(Float32Array.fromJavaBuffer(box), from, to, v.length)) {
+            copyOthers(v, from, to);
+            copied();
+        } else {
             pending = v;   // messages: the others' parts are on their way
             pendingFrom = from;
             pendingTo = to;
-        } else {
-            copyOthers(whole, v, from, to);
         }
     }
 
@@ -57,30 +71,33 @@ final class WorkerExchange implements Exchange {
         return pending != null;
     }
 
-    /** The whole vector of the exchange under way (or just done). */
-    void complete(Float32Array whole) {
+    /** The other shards' parts of the exchange under way arrived in the box. */
+    void complete() {
         float[] target = pending;
         pending = null;
-        copyOthers(whole, target, pendingFrom, pendingTo);
+        copyOthers(target, pendingFrom, pendingTo);
     }
 
-    /** The other shards' parts of {@code whole} into {@code v}; this shard's {@code [from, to)} is there already. */
-    private static void copyOthers(Float32Array whole, float[] v, int from, int to) {
-        if (from > 0) {
-            System.arraycopy(subarray(whole, 0, from).copyToJavaArray(), 0, v, 0, from);
-        }
-        if (to < v.length) {
-            System.arraycopy(subarray(whole, to, v.length).copyToJavaArray(), 0, v, to, v.length - to);
-        }
+    /** The other shards' parts from the box into {@code v}; this shard's {@code [from, to)} is there already. */
+    private void copyOthers(float[] v, int from, int to) {
+        box.clear();
+        box.get(v, 0, from);
+        box.position(to);
+        box.get(v, to, v.length - to);
     }
 
-    @JSBody(params = {"v", "from", "to"}, script = "return v.subarray(from, to);")
-    private static native Float32Array subarray(Float32Array v, int from, int to);
+    /** Where the time goes (shards.js): the engine computed until now; then it copied until now. */
+    @JSBody(script = "self.llama2Shards.computed();")
+    private static native void computed();
+
+    @JSBody(script = "self.llama2Shards.copied();")
+    private static native void copied();
 
     /** False when the forward pass must run in stages first (messages). */
     @JSBody(params = {"token", "pos"}, script = "return self.llama2Shards.begin(token, pos);")
     private static native boolean begin0(int token, int pos);
 
-    @JSBody(params = {"part", "from", "length"}, script = "return self.llama2Shards.allGather(part, from, length);")
-    private static native Float32Array allGather0(Float32Array part, int from, int length);
+    /** True once the box holds every shard's part (shared memory); false if they arrive later (messages). */
+    @JSBody(params = {"box", "from", "to", "length"}, script = "return self.llama2Shards.allGather(box, from, to, length);")
+    private static native boolean allGather0(Float32Array box, int from, int to, int length);
 }

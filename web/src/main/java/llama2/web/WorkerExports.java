@@ -6,7 +6,6 @@ import llama2.engine.BadInputException;
 import llama2.engine.Step;
 import org.teavm.jso.JSExport;
 import org.teavm.jso.typedarrays.ArrayBuffer;
-import org.teavm.jso.typedarrays.Float32Array;
 import org.teavm.jso.typedarrays.Int8Array;
 
 /**
@@ -192,8 +191,8 @@ public final class WorkerExports {
     }
 
     @JSExport
-    public static String shardReceive(Float32Array whole) {
-        return ShardExports.shardReceive(whole);
+    public static String shardReceive() {
+        return ShardExports.shardReceive();
     }
 
     static String error(Throwable failure) {

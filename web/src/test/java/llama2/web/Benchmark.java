@@ -139,6 +139,11 @@ public final class Benchmark {
      * scripts, layout and paint; on Linux it keeps the process's name and id).
      */
     static Map<String, Long> browserThreadTicks(boolean pageThreads) {
+        return browserThreadTicks(pageThreads, "");
+    }
+
+    /** As above, of the threads whose name starts with {@code name} (Chromium's workers: "DedicatedWorker"). */
+    static Map<String, Long> browserThreadTicks(boolean pageThreads, String name) {
         Map<String, Long> ticks = new HashMap<>();
         ProcessHandle.current().descendants().forEach(process -> {
             if (pageThreads && !isRenderer(process.pid())) {
@@ -148,6 +153,9 @@ public final class Benchmark {
                 tasks.forEach(task -> {
                     try {
                         if (pageThreads && !task.getFileName().toString().equals(String.valueOf(process.pid()))) {
+                            return;
+                        }
+                        if (!name.isEmpty() && !Files.readString(task.resolve("comm")).startsWith(name)) {
                             return;
                         }
                         String stat = Files.readString(task.resolve("stat"));

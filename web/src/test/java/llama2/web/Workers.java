@@ -145,9 +145,14 @@ final class Workers {
                     browser.awaitReady(Duration.ofMinutes(5));
                     String shards = (String) browser.script("return document.body.dataset.shards");
                     int reniced = Priority.matchThisProcess();
+                    browser.script(LISTEN_FOR_TIMING);
                     Map<String, Long> mainBefore = Benchmark.browserThreadTicks(true);
+                    Map<String, Long> workersBefore = Benchmark.browserThreadTicks(false, "DedicatedWorker");
+                    Map<String, Long> allBefore = Benchmark.browserThreadTicks(false);
                     browser.element("generate").click();
                     String state = browser.awaitState(Duration.ofMinutes(10), "done", "error");
+                    Map<String, Long> workersAfter = Benchmark.browserThreadTicks(false, "DedicatedWorker");
+                    Map<String, Long> allAfter = Benchmark.browserThreadTicks(false);
                     long mainTicks = Benchmark.busiestThreadTicks(mainBefore, Benchmark.browserThreadTicks(true));
                     if (!state.equals("done")) {
                         throw new IllegalStateException(setup + ": " + browser.element("status").getText());
@@ -161,6 +166,12 @@ final class Workers {
                     double main = mainTicks / (double) Benchmark.TICKS_PER_SECOND / ((tokens - 1) / speed);
                     System.out.println(String.format(Locale.ROOT, "  %s  %6.1f tok/s  page's main thread %3.0f%% of a core"
                             + "  (workers used: %s)", setup, speed, 100 * main, shards));
+                    String where = whereTimeWent(browser.script("return window.benchTiming"), tokens);
+                    if (!where.isEmpty()) {
+                        System.out.println("    per token, ms: " + where);
+                    }
+                    System.out.println("    CPU per token, ms: " + cpuPerToken(workersBefore, workersAfter, allBefore, allAfter,
+                            tokens, (tokens - 1) / speed));
                     tokps.computeIfAbsent(setup, k -> new ArrayList<>()).add(speed);
                     mainThread.computeIfAbsent(setup, k -> new ArrayList<>()).add(main);
                     ids.put(setup, browser.element("output").getAttribute("data-ids"));
@@ -189,6 +200,83 @@ final class Workers {
                     setup, median(tokps.get(setup)), 100 * median(mainThread.get(setup)), median(ratios),
                     ids.get(setup).equals(ids.get(one)) ? "yes" : "NO", versus));
         }
+    }
+
+    /** Keeps the timing of the worker's 'done' message (worker.js) where {@link #whereTimeWent} reads it. */
+    private static final String LISTEN_FOR_TIMING = "window.benchTiming = null; engineWorker.addEventListener('message', "
+            + "(event) => { if (event.data.type === 'done') { window.benchTiming = event.data.timing; } });";
+
+    /**
+     * The 'done' message's timing per token: the lead's step() (forward pass and sampling), and with
+     * shared memory each worker's compute, copy into shared memory, wait at the exchanges and time
+     * between forward passes (static/shards.js).
+     */
+    @SuppressWarnings("unchecked")
+    private static String whereTimeWent(Object timing, int tokens) {
+        if (!(timing instanceof Map<?, ?> map) || tokens <= 0) {
+            return "";
+        }
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "step %.2f",
+                ((Number) map.get("step")).doubleValue() / tokens));
+        if (map.get("shards") instanceof List<?> shards) {
+            for (int i = 0; i < shards.size(); i++) {
+                Map<String, Object> shard = (Map<String, Object>) shards.get(i);
+                line.append(String.format(Locale.ROOT, " | worker %d: compute %.2f copy %.3f put %.3f wait %.2f between %.2f (%d exchanges)",
+                        i + 1, number(shard, "compute") / tokens, number(shard, "copy") / tokens, number(shard, "put") / tokens,
+                        number(shard, "wait") / tokens, number(shard, "between") / tokens,
+                        Math.round(number(shard, "exchanges") / tokens)));
+            }
+        }
+        return line.toString();
+    }
+
+    /**
+     * The CPU time of each worker thread that ran (Linux clock ticks, 10 ms), and of the browser's
+     * other threads together, per token; beside the story's wall time per token.
+     */
+    private static String cpuPerToken(Map<String, Long> workersBefore, Map<String, Long> workersAfter,
+                                      Map<String, Long> allBefore, Map<String, Long> allAfter, int tokens, double seconds) {
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "wall %.2f |", 1000 * seconds / (tokens - 1)));
+        long workers = 0;
+        for (Map.Entry<String, Long> thread : new java.util.TreeMap<>(workersAfter).entrySet()) {
+            long ticks = thread.getValue() - workersBefore.getOrDefault(thread.getKey(), 0L);
+            workers += ticks;
+            if (ticks > 0) {
+                line.append(String.format(Locale.ROOT, " worker %.2f", 1000.0 * ticks / Benchmark.TICKS_PER_SECOND / tokens));
+            }
+        }
+        long all = 0;
+        Map<String, Long> byName = new java.util.TreeMap<>();
+        for (Map.Entry<String, Long> thread : allAfter.entrySet()) {
+            long ticks = thread.getValue() - allBefore.getOrDefault(thread.getKey(), 0L);
+            all += ticks;
+            byName.merge(threadName(thread.getKey()), ticks, Long::sum);
+        }
+        line.append(String.format(Locale.ROOT, " | other browser threads %.2f:",
+                1000.0 * (all - workers) / Benchmark.TICKS_PER_SECOND / tokens));
+        byName.entrySet().stream().filter(e -> !e.getKey().startsWith("DedicatedWorker") && e.getValue() * 1000.0
+                        / Benchmark.TICKS_PER_SECOND / tokens >= 0.1)
+                .sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                .forEach(e -> line.append(String.format(Locale.ROOT, " %s %.2f", e.getKey(),
+                        1000.0 * e.getValue() / Benchmark.TICKS_PER_SECOND / tokens)));
+        return line.toString();
+    }
+
+    /** The name of a thread ("/proc/PID/task/TID"), with its process's kind: "renderer/Compositor". */
+    private static String threadName(String task) {
+        try {
+            Path path = Path.of(task);
+            String process = Files.readString(path.getParent().getParent().resolve("cmdline"));
+            java.util.regex.Matcher type = java.util.regex.Pattern.compile("--type=([a-z-]+)").matcher(process);
+            String kind = type.find() ? type.group(1) : process.contains("chromedriver") ? "driver" : "browser";
+            return kind + "/" + Files.readString(path.resolve("comm")).strip();
+        } catch (IOException | RuntimeException gone) {
+            return "gone";
+        }
+    }
+
+    private static double number(Map<String, Object> map, String key) {
+        return ((Number) map.get(key)).doubleValue();
     }
 
     /** The page asks before it downloads more than 100 MB (only the first time: then it is stored). */
