@@ -22,9 +22,9 @@
  * when its own stages are done the step is taken again.
  *
  * Loading: a model from a File (or Blob) is read by every shard itself, and only the bytes it
- * keeps: the header, then its own rows of each matrix, a range at a time (File.slice, streamed a
- * megabyte at a time into the engine's inbox), jumping over the other shards' rows, so no worker
- * ever holds the file or another's slice. A model that arrived whole as an ArrayBuffer (a
+ * keeps: the header, then its own rows of each matrix, a range at a time (read.js: File.slice,
+ * streamed a megabyte at a time into the engine's inbox), jumping over the other shards' rows, so
+ * no worker ever holds the file or another's slice. A model that arrived whole as an ArrayBuffer (a
  * download) reaches the followers from the lead a few megabytes at a time.
  *
  * Lead -> follower messages: {type: 'load', shard, shards, size, name, quantize, control, vectors,
@@ -41,6 +41,11 @@
 'use strict';
 
 (() => {
+  if (!self.llama2Read) {
+    importScripts('read.js'); // a follower runs this file alone; the lead's worker.js has it already
+  }
+  const {INBOX_BYTES, readRange, feedInbox} = self.llama2Read;
+
   // Words of the control block (an Int32Array over shared memory).
   const GENERATION = 0;  // barrier generation: bumped when the last shard arrives
   const ARRIVED = 1;     // shards at the barrier so far
@@ -52,8 +57,6 @@
   const FORWARD = 1;
   const RELEASE = 2;
   const CHUNK_BYTES = 4 << 20;  // an ArrayBuffer reaches the followers a few megabytes at a time
-  const INBOX_BYTES = 1 << 20;  // the engine's inbox (WorkerExports.modelInbox): bytes go in this much at a time
-  const STALL_MS = 15000;       // without bytes for this long, a File's stream is read on by slices (see readRange)
   const SPIN_MS = 0.05;         // how long a shard at the barrier checks before it sleeps (as ThreadedShards)
   // Where each shard's time went during the last story (shared memory), in milliseconds: after the
   // control words, TIMES numbers per shard, each written only by its shard (read by the lead after
@@ -332,7 +335,7 @@
           }
           break;
         case 'chunk':
-          feedInbox(new Uint8Array(message.bytes), call, () => exports.modelInbox());
+          feedInbox(new Uint8Array(message.bytes), () => exports.modelInbox(), (length) => call('shardLoadBytes', length));
           break;
         case 'follow':
           call('shardFollow');
@@ -350,15 +353,6 @@
   }
 
   // ---- Reading a shard's bytes (lead and followers) ----------------------------------------
-
-  /** Hands `bytes` (a Uint8Array or Int8Array), the file's next bytes, to this shard's engine through its inbox. */
-  function feedInbox(bytes, call, inbox) {
-    for (let at = 0; at < bytes.length; at += INBOX_BYTES) {
-      const length = Math.min(INBOX_BYTES, bytes.length - at);
-      inbox().set(bytes.subarray(at, at + length)); // ask for the view each time: the memory under it may move
-      call('shardLoadBytes', length);
-    }
-  }
 
   /**
    * Reads the bytes of `file` this shard keeps, and only those: the engine says which it needs
@@ -386,11 +380,11 @@
       if (to <= at) {
         throw new Error(`${file.name || 'The model file'}: truncated: it ends at byte ${file.size}.`);
       }
-      return readRange(file, at, to, buffer, (bytes) => {
-        if (current()) {
-          feedInbox(bytes, call, inbox);
+      const take = (bytes) => feedInbox(bytes, inbox, (length) => call('shardLoadBytes', length));
+      return readRange(file, at, to, buffer, take, current).then((reusable) => {
+        if (!reusable) {
+          return null; // a newer load took over
         }
-      }).then((reusable) => {
         buffer = reusable;
         at = to;
         progress(at);
@@ -398,69 +392,6 @@
       });
     };
     return Promise.resolve().then(next);
-  }
-
-  /**
-   * Reads bytes [from, to) of a Blob in order through `buffer` ("bring your own buffer", so no
-   * garbage per piece), giving each piece (a Uint8Array) to `take`; resolves to the buffer to
-   * reuse. Where such readers are missing, or the stream gives nothing for STALL_MS (a 438 MB
-   * file once stopped after its first megabyte in CI), the rest is read a slice at a time.
-   */
-  function readRange(blob, from, to, buffer, take) {
-    let at = from;
-    const bySlices = () => {
-      if (at >= to) {
-        return Promise.resolve(buffer.byteLength ? buffer : new ArrayBuffer(INBOX_BYTES));
-      }
-      const end = Math.min(to, at + INBOX_BYTES);
-      return blob.slice(at, end).arrayBuffer().then((bytes) => {
-        take(new Uint8Array(bytes));
-        at = end;
-        return bySlices();
-      });
-    };
-    let reader = null;
-    try {
-      reader = blob.slice(from, to).stream().getReader({mode: 'byob'});
-    } catch (unsupported) {
-      reader = null;
-    }
-    if (!reader) {
-      return bySlices();
-    }
-    const pump = () => withinTime(reader.read(new Uint8Array(buffer)), STALL_MS).then(({done, value}) => {
-      if (value) {
-        buffer = value.buffer; // the same memory, handed back by the reader
-      }
-      if (done) {
-        if (at < to) {
-          throw new Error(`The model file ended early, at byte ${at} of ${blob.size}.`);
-        }
-        return buffer.byteLength ? buffer : new ArrayBuffer(INBOX_BYTES);
-      }
-      at += value.byteLength;
-      take(value);
-      return pump();
-    });
-    return pump().catch((failure) => {
-      if (failure !== STALLED) {
-        throw failure;
-      }
-      reader.cancel().catch(() => {});
-      buffer = new ArrayBuffer(INBOX_BYTES); // the stalled read may still hold the old one
-      return bySlices();
-    });
-  }
-
-  const STALLED = new Error('no bytes arrived in time');
-
-  /** The promise's outcome, or STALLED if it has none after `ms` milliseconds. */
-  function withinTime(promise, ms) {
-    let timer = null;
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(STALLED), ms);
-    });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   /** Follows the lead's forward passes until it releases this worker (or a shard fails). */
@@ -605,7 +536,7 @@
         const from = offset;
         offset = end;
         const sent = tell(() => ({type: 'chunk', bytes: model.slice(from, end)}), (message) => [message.bytes]);
-        feedInbox(new Uint8Array(model, from, end - from), call, inbox);
+        feedInbox(new Uint8Array(model, from, end - from), inbox, (length) => call('shardLoadBytes', length));
         progress(end, size);
         return sent.then(next);
       };

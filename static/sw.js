@@ -20,7 +20,7 @@
 
 const BUILD = '@build.time@'; // set by the build (Maven resource filtering)
 const SHELL = 'llama2-shell-' + BUILD;
-const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'shards.js', 'icon.svg', 'manifest.webmanifest',
+const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 'read.js', 'shards.js', 'icon.svg', 'manifest.webmanifest',
   'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js'];
 // The Train view's files (trainer.wasm alone is ~230 KB gzipped) are stored the first time they are
 // used, not at install: a visitor who only reads stories never downloads them.

@@ -59,9 +59,12 @@
   let engine = null;       // {name: 'wasm' | 'js', exports} once running
   let pending = [];        // messages that arrived before the engine was ready
   let job = null;          // the generation in progress: {stopRequested, ids, count, firstTokenAt, lastTokenAt}
-  const shardsWanted = Math.max(1, parseInt(new URLSearchParams(self.location.search).get('workers'), 10) || 1);
-  const sharedMemoryAllowed = new URLSearchParams(self.location.search).get('shared') !== '0'; // shared=0: messages
+  const query = new URLSearchParams(self.location.search); // read first: HtmlUnit's importScripts changes self.location
+  const shardsWanted = Math.max(1, parseInt(query.get('workers'), 10) || 1);
+  const sharedMemoryAllowed = query.get('shared') !== '0'; // shared=0: messages
   let shards = null;       // shards.js's lead, once a model was split across workers
+  importScripts('read.js'); // reading a Blob into the engine's inbox, as shards.js does
+  const read = self.llama2Read;
 
   self.onmessage = (event) => {
     if (engine) {
@@ -71,7 +74,7 @@
     }
   };
 
-  startEngine(new URLSearchParams(self.location.search).get('engine') === 'js' ? 'js' : 'wasm');
+  startEngine(query.get('engine') === 'js' ? 'js' : 'wasm');
 
   // ---- Starting the engine ------------------------------------------------------------------
 
@@ -135,11 +138,8 @@
 
   // ---- Loading ------------------------------------------------------------------------------
 
-  const READ = 1 << 20;    // a File is read a megabyte at a time, which is the size of the engine's
-                           // inbox (WorkerExports.modelInbox): the bytes go through it, no garbage
+  const READ = read.INBOX_BYTES; // bytes reach the engine, and progress the page, a megabyte at a time
   let loads = 0;           // a newer 'load' message abandons the one being read
-  const STALL = 15000;     // ms without a chunk before a File is read another way (readBlob)
-  const STALLED = new Error('no bytes arrived in time');
 
   /**
    * The tokenizer first (it is small), then the model, a chunk at a time straight into the
@@ -211,12 +211,8 @@
   function feedModel(source, name, quantize, current, done, failed) {
     const begin = (size) => check(call('beginModel', name, size, quantize));
     let told = 0;
-    const give = (bytes, loaded, total) => { // bytes: an Int8Array
-      for (let at = 0; at < bytes.length; at += READ) {
-        const length = Math.min(READ, bytes.length - at);
-        engine.exports.modelInbox().set(bytes.subarray(at, at + length));
-        check(call('modelBytes', length));
-      }
+    const give = (bytes, loaded, total) => { // bytes: a Uint8Array or Int8Array
+      read.feedInbox(bytes, () => engine.exports.modelInbox(), (length) => check(call('modelBytes', length)));
       if (loaded - told >= READ || loaded === total) {
         told = loaded;
         post({type: 'progress', what: 'model', loaded, total, reading: true});
@@ -231,7 +227,15 @@
       done();
     } else if (typeof Blob === 'function' && source instanceof Blob) {
       begin(source.size);
-      readBlob(source, give, current, done, failed);
+      let loaded = 0;
+      const take = (bytes) => {
+        loaded += bytes.byteLength;
+        give(bytes, loaded, source.size);
+      };
+      const stalled = (at) => post({type: 'progress', what: 'model', loaded: at, total: source.size, reading: true, stalled: true});
+      read.readRange(source, 0, source.size, new ArrayBuffer(READ), take, current, stalled)
+          .then((buffer) => buffer && done())
+          .catch(failed);
     } else {
       fetch(source).then((response) => {
         const size = Number(response.headers.get('Content-Length'));
@@ -249,7 +253,7 @@
             done();
           } else {
             loaded += value.byteLength;
-            give(new Int8Array(value.buffer, value.byteOffset, value.byteLength), loaded, size);
+            give(value, loaded, size);
             return pump();
           }
           return null;
@@ -257,77 +261,6 @@
         return pump();
       }).catch(failed);
     }
-  }
-
-  /**
-   * Reads a Blob or File in order into one reused buffer (a "bring your own buffer" reader), so
-   * reading makes no garbage: a fresh buffer per chunk would pile up until the browser collects
-   * it, as much again as the model. Browsers without such readers get a megabyte slice at a time,
-   * and so does a read that stalls: if the reader gives nothing for STALL milliseconds (seen once
-   * in a CI run: a 438 MB file stopped after its first megabyte), it is cancelled and the rest is
-   * read in slices from where it stopped.
-   */
-  function readBlob(blob, give, current, done, failed) {
-    let loaded = 0;
-    const take = (bytes) => { // a Uint8Array
-      loaded += bytes.byteLength;
-      give(new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), loaded, blob.size);
-    };
-    const bySlices = () => {
-      const next = () => {
-        if (!current()) {
-          return null;
-        }
-        if (loaded >= blob.size) {
-          return done();
-        }
-        return blob.slice(loaded, loaded + READ).arrayBuffer().then((bytes) => {
-          take(new Uint8Array(bytes));
-          return next();
-        });
-      };
-      Promise.resolve().then(next).catch(failed);
-    };
-    let reader = null;
-    try {
-      reader = blob.stream().getReader({mode: 'byob'});
-    } catch (unsupported) {
-      reader = null;
-    }
-    if (!reader) {
-      bySlices();
-      return;
-    }
-    let buffer = new ArrayBuffer(READ);
-    const pump = () => withinTime(reader.read(new Uint8Array(buffer)), STALL).then(({done: end, value}) => {
-      if (!current()) {
-        return reader.cancel();
-      }
-      if (end) {
-        return done();
-      }
-      buffer = value.buffer; // the same memory, handed back by the reader
-      take(value);
-      return pump();
-    });
-    pump().catch((failure) => {
-      if (failure !== STALLED) {
-        failed(failure);
-      } else if (current()) {
-        reader.cancel().catch(() => {});
-        post({type: 'progress', what: 'model', loaded, total: blob.size, reading: true, stalled: true});
-        bySlices();
-      }
-    });
-  }
-
-  /** The promise's outcome, or STALLED if it has none after `ms` milliseconds. */
-  function withinTime(promise, ms) {
-    let timer = null;
-    const late = new Promise((resolve, reject) => {
-      timer = setTimeout(() => reject(STALLED), ms);
-    });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
   }
 
   /** An engine answer with an error becomes an exception, which ends the load with its sentence. */
