@@ -24,7 +24,7 @@ const SHELL_FILES = ['./', 'index.html', 'style.css', 'app.js', 'worker.js', 're
   'models/models.json', 'wasm/engine.wasm', 'wasm/classes.wasm-runtime.js', 'js/engine.js'];
 // The Train view's files (trainer.wasm alone is ~230 KB gzipped) are stored the first time they are
 // used, not at install: a visitor who only reads stories never downloads them.
-const ON_DEMAND = ['train.js', 'train.css', 'train-worker.js', 'wasm/trainer.wasm', 'js/trainer.js'];
+const ON_DEMAND = ['train.js', 'presets.js', 'train.css', 'train-worker.js', 'wasm/trainer.wasm', 'js/trainer.js'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(SHELL_FILES)).then(() => self.skipWaiting()));

@@ -37,11 +37,9 @@
   document.body.dataset.view = 'train';
   document.getElementById('train').hidden = false;
 
-  /** Model shapes by what they cost: tiny is stories260K's shape with a 256-token window, small stories1.5M's. */
-  const PRESETS = {
-    tiny: {dim: 64, hidden: 172, layers: 5, heads: 8, kvHeads: 4, seqLen: 256, vocab: 512, batch: 8, lr: '0.001'},
-    small: {dim: 128, hidden: 352, layers: 6, heads: 8, kvHeads: 8, seqLen: 256, vocab: 2048, batch: 16, lr: '0.001'}
-  };
+  /** Model shapes by what they cost, by name: the trainer's table (llama2.train.Preset), which presets.js carries. */
+  const PRESETS = {};
+  self.llama2TrainPresets.forEach((p) => { PRESETS[p.name] = p; });
   const FINETUNE = {batch: 8, lr: '0.0003'};
   /** Enough of a model file to read its shape: the longest header (version 1 and 2: 256 bytes). */
   const HEADER_BYTES = 256;
@@ -70,6 +68,7 @@
   let listed = null;     // the story model's entries in models/models.json (a promise)
   let baseNumber = 0;    // counts the models chosen to fine-tune, so that a late answer about another is dropped
 
+  listPresets();
   applySettingsFromUrl();
   bind();
   setState('idle', 'Give a text: a .txt file or pasted text.');
@@ -79,6 +78,16 @@
   estimateSoon();
 
   // ---- Settings ----------------------------------------------------------------------------
+
+  /** The model sizes in the menu, as "tiny: 0.26M parameters (stories260K)". */
+  function listPresets() {
+    self.llama2TrainPresets.forEach((p) => {
+      const option = document.createElement('option');
+      option.value = p.name;
+      option.textContent = `${p.name}: ${(p.parameters / 1e6).toPrecision(2)}M parameters (${p.like})`;
+      ui.preset.appendChild(option);
+    });
+  }
 
   function applySettingsFromUrl() {
     if (query.has('mode')) {

@@ -84,9 +84,9 @@ final class BenchCommand {
 
     static Config shape(String name) {
         return switch (name) {
-            case "dim128", "small" -> standard(128);
+            case "dim128" -> standard(128);
             case "dim256" -> standard(256);
-            case "tiny" -> new Config(64, 172, 5, 8, 4, 512, SEQ_LEN, true).validate("bench");
+            case "tiny", "small" -> Preset.named(name).config();
             default -> throw new BadInputException("bench: --configs takes dim128, dim256, tiny and small, got '" + name + "'");
         };
     }

@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import llama2.engine.CheckpointLoader;
 import llama2.engine.Config;
+import llama2.train.Preset;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
@@ -34,7 +35,9 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 class ChromiumTrainTest {
     static final Duration TRAIN = Duration.ofMinutes(5);
     /** The page's tiny preset with a short window and batch, two workers (shards), as the CLI flags say it. */
-    static final TrainCli.Run RUN = new TrainCli.Run(300, 64, 172, 5, 8, 4, 32, 24, 4, "0.003", 2, 2, 7);
+    static final Config TINY = Preset.TINY.config();
+    static final TrainCli.Run RUN = new TrainCli.Run(300, TINY.dim(), TINY.hiddenDim(), TINY.nLayers(), TINY.nHeads(),
+            TINY.nKvHeads(), 32, 24, 4, "0.003", 2, 2, 7);
     static final String SETTINGS = "?view=train&mode=scratch&preset=tiny&steps=24&workers=2&batch=4&seq=32&vocab=300"
             + "&lr=0.003&seed=7";
 
