@@ -63,12 +63,14 @@
   // the story). The lead's worker puts them in its 'done' message; ./web/bench workers prints them.
   const COMPUTE = 0;    // its part of the forward pass: from an exchange (or the pass's start) to the next
   const PUT = 1;        // copying its slice into shared memory and the others' out of it
-  const WAIT = 2;       // at the barrier of an exchange, for the slowest shard
+  const WAIT = 2;       // at the barrier of an exchange, for the slowest shard, in waits that ended within the spin
   const BETWEEN = 3;    // between forward passes (the lead: sampling the token, its message, the next task;
                         // the others: waiting for the lead to begin the next pass)
   const EXCHANGES = 4;  // exchanges, counted
   const COPY = 5;       // the engine copying its slice into its box and the others' out (WorkerExchange.java)
-  const TIMES = 6;
+  const SLEPT = 6;      // at the barrier of an exchange, in waits that outlasted the spin and slept
+  const SLEEPS = 7;     // such waits, counted
+  const TIMES = 8;
 
   let shards = 1;
   let control = null;    // shared memory: an Int32Array
@@ -177,8 +179,9 @@
     next();
   }
 
-  /** Waits until every shard has arrived; throws if a shard failed. */
+  /** Waits until every shard has arrived; throws if a shard failed. True if it slept (waited past the spin). */
   function arrive() {
+    let slept = false;
     const generation = Atomics.load(control, GENERATION);
     if (Atomics.add(control, ARRIVED, 1) === shards - 1) {
       Atomics.store(control, ARRIVED, 0);
@@ -190,15 +193,17 @@
         // a short spin: the other shards are usually a few microseconds away
       }
       while (Atomics.load(control, GENERATION) === generation) {
+        slept = true;
         Atomics.wait(control, GENERATION, generation);
       }
     }
     if (Atomics.load(control, ABORTED)) {
       throw new Error('Another worker of the model failed; load the model again.');
     }
+    return slept;
   }
 
-  /** Adds the time since the last count to this shard's `field` (COMPUTE, PUT, WAIT, BETWEEN or COPY). */
+  /** Adds the time since the last count to this shard's `field` (COMPUTE, PUT, WAIT, BETWEEN, COPY or SLEPT). */
   function clock(field) {
     const now = performance.now();
     times[timesAt + field] += now - clocked;
@@ -268,8 +273,12 @@
       parity ^= 1;
       vector.set(box.subarray(from, to), from);
       clock(PUT);
-      arrive();
-      clock(WAIT);
+      if (arrive()) {
+        clock(SLEPT);
+        times[timesAt + SLEEPS]++;
+      } else {
+        clock(WAIT);
+      }
       box.set(vector.subarray(0, from));
       box.set(vector.subarray(to, length), to);
       clock(PUT);
@@ -626,7 +635,8 @@
 
     /**
      * Where each worker's time went in the story just written (shared memory; after release):
-     * per shard {compute, put, wait, between} in milliseconds and {exchanges}; null otherwise.
+     * per shard {compute, copy, put, wait, slept, between} in milliseconds and {sleeps, exchanges}
+     * counted; null otherwise.
      */
     function timing() {
       if (!control) {
@@ -635,7 +645,8 @@
       const shardTimes = [];
       for (let at = 0; at < times.length; at += TIMES) {
         shardTimes.push({compute: times[at + COMPUTE], copy: times[at + COPY], put: times[at + PUT], wait: times[at + WAIT],
-                         between: times[at + BETWEEN], exchanges: times[at + EXCHANGES]});
+                         slept: times[at + SLEPT], sleeps: times[at + SLEEPS], between: times[at + BETWEEN],
+                         exchanges: times[at + EXCHANGES]});
       }
       return shardTimes;
     }

@@ -38,7 +38,8 @@
  *       note: the engine's sentence when the steps ended inside the prompt, else ''.
  *       timing: where the time went, in milliseconds: {step (in the engine's step(), all
  *       tokens), shards (a model split across workers sharing memory: per worker {compute, copy,
- *       put, wait, between, exchanges}, see shards.js; else null)}; ./web/bench workers prints it.
+ *       put, wait, slept, sleeps, between, exchanges}, see shards.js; else null)}; ./web/bench
+ *       workers prints it.
  *   {type: 'error', message}                          a sentence for people
  *
  * The engine's exports (WorkerExports.java) each return one JSON object (but modelInbox, the

@@ -221,10 +221,11 @@ final class Workers {
         if (map.get("shards") instanceof List<?> shards) {
             for (int i = 0; i < shards.size(); i++) {
                 Map<String, Object> shard = (Map<String, Object>) shards.get(i);
-                line.append(String.format(Locale.ROOT, " | worker %d: compute %.2f copy %.3f put %.3f wait %.2f between %.2f (%d exchanges)",
+                line.append(String.format(Locale.ROOT, " | worker %d: compute %.2f copy %.3f put %.3f wait %.2f + slept %.2f"
+                                + " (%.1f of %d exchanges) between %.2f",
                         i + 1, number(shard, "compute") / tokens, number(shard, "copy") / tokens, number(shard, "put") / tokens,
-                        number(shard, "wait") / tokens, number(shard, "between") / tokens,
-                        Math.round(number(shard, "exchanges") / tokens)));
+                        number(shard, "wait") / tokens, number(shard, "slept") / tokens, number(shard, "sleeps") / tokens,
+                        Math.round(number(shard, "exchanges") / tokens), number(shard, "between") / tokens));
             }
         }
         return line.toString();
