@@ -12,17 +12,17 @@ import java.util.List;
  * with any other niceness-0 work. {@link #matchThisProcess} gives the browser's threads this JVM's
  * niceness (lowering it needs root; otherwise nothing changes).
  */
-final class Priority {
+public final class Priority {
     private Priority() {
     }
 
     /** This process's niceness (field 19 of /proc/self/stat), or 0 where /proc is missing. */
-    static int ofThisProcess() {
+    public static int ofThisProcess() {
         return niceness(Path.of("/proc/self/stat"));
     }
 
     /** Renices every thread of this JVM's descendants that is nicer than this JVM; returns how many it changed. */
-    static int matchThisProcess() {
+    public static int matchThisProcess() {
         int ours = ofThisProcess();
         List<String> command = new ArrayList<>(List.of("renice", "-n", String.valueOf(ours), "-p"));
         ProcessHandle.current().descendants().forEach(process -> {

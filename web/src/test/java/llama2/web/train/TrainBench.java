@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import llama2.engine.Config;
+import llama2.web.Priority;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
 import llama2.web.support.Paths;
@@ -20,7 +21,13 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * step, the page's own work), from the times the workers were told and answered; then the command-line trainer's own {@code bench} of the same shapes (its fast and
  * portable kernels, on one thread and all cores). A benchmark, not a test:
  * {@code mvn -q -pl web -am exec:java@train-bench} after a build. With {@code -Dbaseline=DIR}
- * (another build's site) it compares the two pages instead, in turn (see {@link #compare}).
+ * (another build's site) it compares the two pages instead, in turn (see {@link #compare};
+ * {@code -Drounds=N}, 2 unless said).
+ *
+ * <p>Run it at {@code nice -n -5} on a machine shared with other work: Chromium puts the threads of
+ * its renderers (the page and its workers) back to niceness 0, so the bench gives them its own
+ * again every half second ({@link Priority#matchThisProcess}); otherwise two workers, which need
+ * both cores, lose a share of them to every other runnable thread and one worker does not.
  */
 public final class TrainBench {
     private TrainBench() {}
@@ -40,8 +47,9 @@ public final class TrainBench {
         Path text = Files.createTempFile("train-bench", ".txt");
         Files.writeString(text, firstStories(Paths.shared("data/tinystories/train.txt"), 400_000));
         byte[] bytes = Files.readAllBytes(text);
+        keepBrowserAtThisNiceness();
         if (args.length > 1 && args[1] != null && !args[1].isBlank()) { // an empty -Dbaseline comes as null
-            compare(site, Path.of(args[1]), text, 2);
+            compare(site, Path.of(args[1]), text, Integer.getInteger("rounds", 2));
             return;
         }
         try (DevServer server = new DevServer(0, List.of(site)); Chromium browser = Chromium.start()) {
@@ -64,6 +72,22 @@ public final class TrainBench {
                         "--steps", "" + PRESETS.get(1).steps()));
             }
         }
+    }
+
+    /** Gives the browser's threads this JVM's niceness now and every half second, workers started later too. */
+    static void keepBrowserAtThisNiceness() {
+        Thread renicer = new Thread(() -> {
+            while (true) {
+                Priority.matchThisProcess();
+                try {
+                    Thread.sleep(500);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }, "renice browser");
+        renicer.setDaemon(true);
+        renicer.start();
     }
 
     /**
