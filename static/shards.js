@@ -344,7 +344,7 @@
           }
           break;
         case 'chunk':
-          feedInbox(new Uint8Array(message.bytes), () => exports.modelInbox(), (length) => call('shardLoadBytes', length));
+          toEngine(new Uint8Array(message.bytes), call, () => exports.modelInbox());
           break;
         case 'follow':
           call('shardFollow');
@@ -362,6 +362,11 @@
   }
 
   // ---- Reading a shard's bytes (lead and followers) ----------------------------------------
+
+  /** A shard's next bytes (a Uint8Array) to its engine: through the inbox, then shardLoadBytes says how many. */
+  function toEngine(bytes, call, inbox) {
+    feedInbox(bytes, inbox, (length) => call('shardLoadBytes', length));
+  }
 
   /**
    * Reads the bytes of `file` this shard keeps, and only those: the engine says which it needs
@@ -389,7 +394,7 @@
       if (to <= at) {
         throw new Error(`${file.name || 'The model file'}: truncated: it ends at byte ${file.size}.`);
       }
-      const take = (bytes) => feedInbox(bytes, inbox, (length) => call('shardLoadBytes', length));
+      const take = (bytes) => toEngine(bytes, call, inbox);
       return readRange(file, at, to, buffer, take, current).then((reusable) => {
         if (!reusable) {
           return null; // a newer load took over
@@ -545,7 +550,7 @@
         const from = offset;
         offset = end;
         const sent = tell(() => ({type: 'chunk', bytes: model.slice(from, end)}), (message) => [message.bytes]);
-        feedInbox(new Uint8Array(model, from, end - from), inbox, (length) => call('shardLoadBytes', length));
+        toEngine(new Uint8Array(model, from, end - from), call, inbox);
         progress(end, size);
         return sent.then(next);
       };
