@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import llama2.engine.Config;
+import llama2.train.Preset;
 import llama2.web.Priority;
 import llama2.web.server.DevServer;
 import llama2.web.support.Chromium;
@@ -32,15 +33,18 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 public final class TrainBench {
     private TrainBench() {}
 
-    /** A preset of the page (llama2.train.Preset) as benchmarked: a batch of 8 for both, and the steps timed. */
-    record Preset(String name, Config shape, int batch, int vocab, int steps) {
-        Preset(llama2.train.Preset p, int batch, int steps) {
-            this(p.label(), p.config(), batch, p.config().vocabSize(), steps);
+    /** A preset of the page as benchmarked: a batch of 8 for both, and the steps timed. */
+    record Benched(Preset preset, int batch, int steps) {
+        String name() {
+            return preset.label();
+        }
+
+        Config shape() {
+            return preset.config();
         }
     }
 
-    static final List<Preset> PRESETS = List.of(new Preset(llama2.train.Preset.TINY, 8, 9),
-            new Preset(llama2.train.Preset.SMALL, 8, 5));
+    static final List<Benched> PRESETS = List.of(new Benched(Preset.TINY, 8, 9), new Benched(Preset.SMALL, 8, 5));
 
     public static void main(String[] args) throws Exception {
         Path site = Path.of(args.length > 0 ? args[0] : "target/site");
@@ -53,7 +57,7 @@ public final class TrainBench {
             return;
         }
         try (DevServer server = new DevServer(0, List.of(site)); Chromium browser = Chromium.start()) {
-            for (Preset p : PRESETS) {
+            for (Benched p : PRESETS) {
                 double jvm = jvmTokensPerSecond(p, bytes);
                 PageSpeed one = pageSpeed(browser, server, p, text, 1);
                 PageSpeed two = pageSpeed(browser, server, p, text, 2);
@@ -68,7 +72,7 @@ public final class TrainBench {
             }
             if (TrainCli.jar().isPresent()) {
                 System.out.print(TrainCli.cli(TrainCli.jar().get(), "bench", "--configs",
-                        String.join(",", PRESETS.stream().map(Preset::name).toList()), "--batch", "" + PRESETS.get(0).batch(),
+                        String.join(",", PRESETS.stream().map(Benched::name).toList()), "--batch", "" + PRESETS.get(0).batch(),
                         "--steps", "" + PRESETS.get(1).steps()));
             }
         }
@@ -98,7 +102,7 @@ public final class TrainBench {
     static void compare(Path site, Path baseline, Path text, int rounds) throws Exception {
         try (DevServer server = new DevServer(0, List.of(site)); DevServer other = new DevServer(0, List.of(baseline));
              Chromium browser = Chromium.start()) {
-            for (Preset p : PRESETS) {
+            for (Benched p : PRESETS) {
                 double[][] mine = new double[3][rounds], theirs = new double[3][rounds];
                 for (int r = 0; r < rounds; r++) {
                     for (int workers = 1; workers <= 2; workers++) {
@@ -130,8 +134,8 @@ public final class TrainBench {
     }
 
     /** The trainer the page runs, on the JVM: one step to warm up, then the timed ones; the median step's tokens/s. */
-    static double jvmTokensPerSecond(Preset p, byte[] text) {
-        byte[] tokenizer = Training.learnTokenizer(text, p.vocab());
+    static double jvmTokensPerSecond(Benched p, byte[] text) {
+        byte[] tokenizer = Training.learnTokenizer(text, p.shape().vocabSize());
         Training run = Training.scratch(text, tokenizer, p.shape(),
                 new Training.Settings(p.steps() + 1, p.batch(), 1e-3f, 1, 1, 1337));
         run.trainer.trainStep();
@@ -191,7 +195,7 @@ public final class TrainBench {
      * then the exchange (the page hands each the others' gradients; each adds them and takes the
      * AdamW step), then the page's own work until the next.
      */
-    static PageSpeed pageSpeed(Chromium browser, DevServer server, Preset p, Path text, int workers) {
+    static PageSpeed pageSpeed(Chromium browser, DevServer server, Benched p, Path text, int workers) {
         run(browser, server, p, text, workers, p.steps() + 1, () -> browser.script(RECORD_WORKERS));
         @SuppressWarnings("unchecked")
         List<List<Number>> steps = (List<List<Number>>) browser.script(STEPS, workers);
@@ -220,7 +224,7 @@ public final class TrainBench {
      * validates and samples as seldom as a real run, and stopped after {@code steps};
      * {@code beforeStart} runs once the text is read.
      */
-    static void run(Chromium browser, DevServer server, Preset p, Path text, int workers, int steps, Runnable beforeStart) {
+    static void run(Chromium browser, DevServer server, Benched p, Path text, int workers, int steps, Runnable beforeStart) {
         String url = server.url() + "?view=train&mode=scratch&preset=" + p.name() + "&steps=" + LONG_RUN + "&workers=" + workers
                 + "&batch=" + p.batch();
         browser.open(url);
